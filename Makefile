@@ -1,0 +1,33 @@
+# Everything bootstraps itself: a fresh clone needs only python3.11 and make.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.c360-installed
+AS_OF ?= 2026-06-30
+
+.PHONY: demo test bench lint ui clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/c360 demo-data --as-of $(AS_OF)
+	$(BIN)/c360 run --as-of $(AS_OF)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+ui: $(STAMP)
+	$(BIN)/c360 ui
+
+clean:
+	rm -rf data dbt_project/target dbt_project/logs
