@@ -1,0 +1,4 @@
+{#- Use folder schemas as they are (staging, intermediate, main) instead of dbt's "<target>_<custom>" default. -#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}{{ target.schema }}{%- else -%}{{ custom_schema_name | trim }}{%- endif -%}
+{%- endmacro %}

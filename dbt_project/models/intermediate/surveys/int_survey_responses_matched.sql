@@ -1,0 +1,35 @@
+-- One row per survey response submitted on or before the as-of date, matched to a customer by contact_id,
+-- else by normalized e-mail; unmatched responses are kept (customer_id null, match_method 'unmatched').
+with
+
+responses as (
+    select * from {{ ref('stg_survey__responses') }}
+    where submitted_date <= {{ as_of_date() }}
+),
+
+contacts as (
+    select * from {{ ref('stg_crm__contacts') }}
+),
+
+persons as (
+    select * from {{ ref('int_contacts_merged') }}
+    where email is not null
+),
+
+final as (
+    select
+        responses.*,
+        coalesce(by_contact.customer_id, by_email.customer_id) as customer_id,
+        case
+            when by_contact.customer_id is not null then 'contact_id'
+            when by_email.customer_id is not null then 'email'
+            else 'unmatched'
+        end as match_method
+    from responses
+    left join contacts as by_contact
+        on responses.contact_id = by_contact.contact_id
+    left join persons as by_email
+        on responses.respondent_email = by_email.email
+)
+
+select * from final

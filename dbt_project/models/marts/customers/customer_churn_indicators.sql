@@ -1,0 +1,82 @@
+-- One row per customer: each churn flag (SPEC 4.4) with the values that fired it and the threshold used, the
+-- BG/NBD view (P(alive), expected purchases), and the combined risk score and level.
+-- Risk score = sum of the points of the flags that fired + risk_points_p_alive x (1 - P(alive)), capped at 100;
+-- customers without purchases have no P(alive) and get no points for it.
+with
+
+facts as (
+    select * from {{ ref('int_customer_facts_joined') }}
+),
+
+flagged as (
+    select
+        customer_id,
+        as_of_date,
+        orders_current_90d,
+        orders_previous_90d,
+        {{ var('drop_min_base_orders') }} as frequency_drop_min_base_orders,
+        orders_previous_90d >= {{ var('drop_min_base_orders') }}
+            and orders_current_90d <= {{ var('drop_ratio') }} * orders_previous_90d as is_frequency_drop,
+        revenue_current_90d,
+        revenue_previous_90d,
+        {{ var('drop_min_base_revenue') }} as spend_drop_min_base_revenue,
+        revenue_previous_90d >= {{ var('drop_min_base_revenue') }}
+            and revenue_current_90d <= {{ var('drop_ratio') }} * revenue_previous_90d as is_spend_drop,
+        {{ var('drop_ratio') }} as drop_ratio_threshold,
+        complaints_current_90d,
+        complaints_previous_90d,
+        complaints_current_90d > complaints_previous_90d
+            and complaints_current_90d >= 1 as is_complaint_increase,
+        latest_nps,
+        avg_csat_overall,
+        {{ var('low_nps_max') }} as low_nps_threshold,
+        {{ var('low_csat_max') }} as low_csat_threshold,
+        coalesce(latest_nps <= {{ var('low_nps_max') }}, false)
+            or coalesce(avg_csat_overall <= {{ var('low_csat_max') }}, false) as is_low_satisfaction,
+        days_since_last_order,
+        median_days_between_orders,
+        lifetime_orders,
+        {{ var('overdue_factor') }} * median_days_between_orders as overdue_threshold_days,
+        coalesce(
+            lifetime_orders >= {{ var('overdue_min_orders') }}
+            and days_since_last_order > {{ var('overdue_factor') }} * median_days_between_orders,
+            false
+        ) as is_overdue,
+        p_alive,
+        expected_purchases_90d
+    from facts
+),
+
+scored as (
+    select
+        *,
+        least(100, round(
+            case when is_frequency_drop then {{ var('risk_points_frequency_drop') }} else 0 end
+            + case when is_spend_drop then {{ var('risk_points_spend_drop') }} else 0 end
+            + case when is_complaint_increase then {{ var('risk_points_complaint_increase') }} else 0 end
+            + case when is_low_satisfaction then {{ var('risk_points_low_satisfaction') }} else 0 end
+            + case when is_overdue then {{ var('risk_points_overdue') }} else 0 end
+            + {{ var('risk_points_p_alive') }} * (1 - coalesce(p_alive, 1))
+        )) as churn_risk_score
+    from flagged
+),
+
+final as (
+    select
+        *,
+        case
+            when churn_risk_score >= {{ var('risk_level_high_min') }} then 'high'
+            when churn_risk_score >= {{ var('risk_level_medium_min') }} then 'medium'
+            else 'low'
+        end as churn_risk_level,
+        concat_ws(', ',
+            case when is_frequency_drop then 'frequency_drop' end,
+            case when is_spend_drop then 'spend_drop' end,
+            case when is_complaint_increase then 'complaint_increase' end,
+            case when is_low_satisfaction then 'low_satisfaction' end,
+            case when is_overdue then 'overdue' end
+        ) as fired_flags
+    from scored
+)
+
+select * from final

@@ -1,0 +1,42 @@
+-- Tier and stage transition matrix per month: for each customer, the state at its last run of the month versus
+-- its state at the last run of the previous month with a run. Grain: month x dimension x from x to.
+with
+
+states as (
+    select * from {{ ref('customer_states_daily') }}
+    where as_of_date <= {{ as_of_date() }}
+),
+
+month_end_states as (
+    select
+        customer_id,
+        cast({{ dbt.date_trunc('month', 'as_of_date') }} as date) as month,
+        value_tier,
+        lifecycle_stage
+    from states
+    qualify row_number() over (
+        partition by customer_id, {{ dbt.date_trunc('month', 'as_of_date') }} order by as_of_date desc
+    ) = 1
+),
+
+paired as (
+    select
+        *,
+        lag(value_tier) over (partition by customer_id order by month) as from_value_tier,
+        lag(lifecycle_stage) over (partition by customer_id order by month) as from_lifecycle_stage
+    from month_end_states
+),
+
+final as (
+    select month, 'tier' as dimension, from_value_tier as from_value, value_tier as to_value, count(*) as customers
+    from paired
+    where from_value_tier is not null
+    group by 1, 2, 3, 4
+    union all
+    select month, 'stage' as dimension, from_lifecycle_stage, lifecycle_stage, count(*)
+    from paired
+    where from_lifecycle_stage is not null
+    group by 1, 2, 3, 4
+)
+
+select * from final

@@ -1,0 +1,38 @@
+-- Customers and trailing-365-day revenue per value tier. Grain: one row per tier (all five, even when empty).
+with
+
+tiers as (
+    select * from {{ ref('customer_value_tier') }}
+),
+
+all_tiers as (
+    select * from (values ('vip', 1), ('high', 2), ('medium', 3), ('low', 4), ('none', 5)) as t(value_tier, tier_order)
+),
+
+aggregated as (
+    select
+        value_tier,
+        count(*) as customers,
+        sum(monetary_365d) as net_revenue_365d,
+        avg(value_score) as avg_value_score
+    from tiers
+    group by value_tier
+),
+
+final as (
+    select
+        {{ as_of_date() }} as as_of_date,
+        all_tiers.value_tier,
+        all_tiers.tier_order,
+        coalesce(aggregated.customers, 0) as customers,
+        coalesce(aggregated.customers, 0) / nullif(sum(coalesce(aggregated.customers, 0)) over (), 0)
+            as customer_share,
+        coalesce(aggregated.net_revenue_365d, 0) as net_revenue_365d,
+        coalesce(aggregated.net_revenue_365d, 0) / nullif(sum(coalesce(aggregated.net_revenue_365d, 0)) over (), 0)
+            as revenue_share,
+        aggregated.avg_value_score
+    from all_tiers
+    left join aggregated on all_tiers.value_tier = aggregated.value_tier
+)
+
+select * from final

@@ -1,0 +1,31 @@
+-- Customers per lifecycle stage, in funnel order. Grain: one row per stage (all seven, even when empty).
+with
+
+stages as (
+    select * from {{ ref('customer_lifecycle_stage') }}
+),
+
+all_stages as (
+    select * from (values
+        ('prospect', 1), ('new', 2), ('growing', 3), ('mature', 4), ('reactivated', 5), ('declining', 6), ('churned', 7)
+    ) as s(lifecycle_stage, stage_order)
+),
+
+aggregated as (
+    select lifecycle_stage, count(*) as customers
+    from stages
+    group by lifecycle_stage
+),
+
+final as (
+    select
+        {{ as_of_date() }} as as_of_date,
+        all_stages.lifecycle_stage,
+        all_stages.stage_order,
+        coalesce(aggregated.customers, 0) as customers,
+        coalesce(aggregated.customers, 0) / nullif(sum(coalesce(aggregated.customers, 0)) over (), 0) as customer_share
+    from all_stages
+    left join aggregated on all_stages.lifecycle_stage = aggregated.lifecycle_stage
+)
+
+select * from final

@@ -1,0 +1,40 @@
+-- One row per contact_id (latest updated_at wins), with normalized e-mail and E.164 phone.
+with
+
+source as (
+    select * from {{ source('crm', 'contacts') }}
+),
+
+latest_version as (
+    select *
+    from source
+    qualify row_number() over (
+        partition by contact_id
+        order by updated_at desc nulls last, _file_id desc, _source_line desc
+    ) = 1
+),
+
+final as (
+    select
+        contact_id,
+        customer_id,
+        nullif(trim(full_name), '') as full_name,
+        {{ normalize_email('email') }} as email,
+        {{ normalize_phone('phone', 'country') }} as phone_e164,
+        nullif(trim(company_name), '') as company_name,
+        nullif(trim(job_title), '') as job_title,
+        coalesce(is_primary, false) as is_primary,
+        upper(nullif(trim(country), '')) as country,
+        nullif(trim(region), '') as region,
+        nullif(trim(city), '') as city,
+        nullif(trim(industry), '') as industry,
+        nullif(trim(account_manager), '') as account_manager,
+        nullif(lower(trim(acquisition_channel)), '') as acquisition_channel,
+        created_at,
+        coalesce(updated_at, created_at) as updated_at,
+        birthday,
+        coalesce(email_opt_in, false) as has_email_opt_in
+    from latest_version
+)
+
+select * from final

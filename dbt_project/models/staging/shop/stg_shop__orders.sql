@@ -1,0 +1,57 @@
+-- One row per order: the latest delivered version of each order_id (newest updated_at, then the most recently
+-- loaded file, then the last line), normalized and converted to the reporting currency.
+with
+
+source as (
+    select * from {{ source('shop', 'orders') }}
+),
+
+latest_version as (
+    select *
+    from source
+    qualify row_number() over (
+        partition by order_id
+        order by coalesce(updated_at, order_ts) desc, _file_id desc, _source_line desc
+    ) = 1
+),
+
+normalized as (
+    select
+        order_id,
+        customer_id,
+        order_ts as ordered_at,
+        cast(order_ts as date) as order_date,
+        lower(trim(status)) as order_status,
+        upper(trim(currency)) as currency,
+        gross_amount,
+        coalesce(discount_amount, 0) as discount_amount,
+        cost_amount,
+        case
+            when lower(trim(channel)) in ('online', 'store', 'sales_rep', 'partner') then lower(trim(channel))
+            else 'other'
+        end as channel,
+        nullif(lower(trim(product_category)), '') as product_category,
+        coalesce(updated_at, order_ts) as updated_at,
+        _source_file as source_file
+    from latest_version
+),
+
+final as (
+    select
+        *,
+        order_status = 'completed' as is_completed,
+        order_status = 'refunded' as is_refunded,
+        {{ to_reporting_currency('gross_amount', 'currency') }} as gross_amount_reporting,
+        case
+            when order_status = 'completed'
+                then {{ to_reporting_currency('gross_amount - discount_amount', 'currency') }}
+            else 0
+        end as net_revenue,
+        case
+            when order_status = 'completed' and cost_amount is not null
+                then {{ to_reporting_currency('gross_amount - discount_amount - cost_amount', 'currency') }}
+        end as profit
+    from normalized
+)
+
+select * from final

@@ -1,0 +1,63 @@
+"""dbt models as Dagster assets (one per model) and dbt tests as asset checks (error severity blocks)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from orchestration.defs.resources import BUILD_DB_POOL, DAILY, C360Settings
+from orchestration.settings import DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+
+
+class C360DbtTranslator(DagsterDbtTranslator):
+    """Asset key = model name (the published table name); group = the model's folder (staging, intermediate, marts)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "model":
+            return dg.AssetKey([dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        if dbt_resource_props["resource_type"] == "model" and len(fqn) > 2:
+            return {"staging": "dbt_staging", "intermediate": "dbt_intermediate"}.get(fqn[1], "marts")
+        return super().get_group_name(dbt_resource_props)
+
+
+class DbtRunConfig(dg.Config):
+    """Extra dbt vars for this run, as a JSON object, e.g. {"churn_after_days": 120}."""
+
+    vars_json: str = "{}"
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=C360DbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+    partitions_def=DAILY,
+    pool=BUILD_DB_POOL,
+)
+def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, c360: C360Settings, config: DbtRunConfig):
+    c360.get()  # exports C360_HOME / C360_BUILD_DB for the dbt subprocess
+    dbt_vars = {**json.loads(config.vars_json or "{}"), "as_of_date": context.partition_key}
+    args = ["build", "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "unit_test"]
+    yield from dbt.cli(args, context=context).stream()
+
+
+defs = dg.Definitions(
+    assets=[c360_dbt_models],
+    resources={"dbt": DbtCliResource(project_dir=dbt_project)},
+)

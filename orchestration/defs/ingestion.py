@@ -1,0 +1,101 @@
+"""Ingestion assets: landing files -> raw tables in the build database, with the input contract as a check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from ingestion.loader import SourceLoadResult, ingest_source
+from orchestration.defs.resources import BUILD_DB_POOL, DAILY, C360Settings
+from orchestration.settings import SOURCES
+from orchestration.warehouse import connect
+
+
+def _contract_result(result: SourceLoadResult, max_share: float) -> dg.AssetCheckResult:
+    failed = result.failed_files
+    share = result.rows_quarantined / result.rows_read if result.rows_read else 0.0
+    problems = [f"{f.path}: {f.error}" for f in failed]
+    if share > max_share:
+        problems.append(
+            f"{result.rows_quarantined:,} of {result.rows_read:,} rows read this run were quarantined "
+            f"({share:.1%} > C360_MAX_QUARANTINE_SHARE={max_share:.1%}); see raw.quarantine for the reasons"
+        )
+    return dg.AssetCheckResult(
+        check_name="input_contract",
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(problems) if problems else "every file readable, quarantine share within limit",
+        metadata={
+            "observed": dg.MetadataValue.text(f"{len(failed)} failed files, quarantine share {share:.2%}"),
+            "expected": dg.MetadataValue.text(f"0 failed files, quarantine share <= {max_share:.1%}"),
+            "failed_files": dg.MetadataValue.json([{"file": f.path, "error": f.error} for f in failed]),
+            "quarantine_share": dg.MetadataValue.float(share),
+        },
+    )
+
+
+def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"raw_{source}",
+        key_prefix=None,
+        group_name="ingestion",
+        partitions_def=DAILY,
+        pool=BUILD_DB_POOL,
+        kinds={"duckdb"},
+        description=(
+            f"Every accepted row of the landing files in landing/{source}/ (append-only, one version per delivery). "
+            "Bad rows go to raw.quarantine with file, line, column, value and reason; raw.ingestion_log has "
+            "one row per file with rows read = loaded + quarantined. Files already loaded (same content hash) "
+            "are skipped."
+        ),
+        check_specs=[
+            dg.AssetCheckSpec(
+                "input_contract",
+                asset=f"raw_{source}",
+                blocking=True,
+                description="Every file readable with its required columns; quarantined share within the limit.",
+            )
+        ],
+    )
+    def _ingest(context: dg.AssetExecutionContext, c360: C360Settings) -> Iterator:
+        settings = c360.get()
+        con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
+        try:
+            result = ingest_source(
+                con,
+                source,
+                settings.landing_dir,
+                encoding=settings.source_encoding(source),
+                progress=context.log.info,
+            )
+            total_rows = con.sql(f"select count(*) from raw.{source}").fetchone()[0]
+        finally:
+            con.close()
+        context.log.info(
+            f"raw_{source}: {len(result.new_files)} new files, {result.rows_loaded:,} rows loaded, "
+            f"{result.rows_quarantined:,} quarantined, {len(result.failed_files)} failed files; "
+            f"{total_rows:,} rows in raw.{source}"
+        )
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(total_rows),
+                "rows_loaded_this_run": dg.MetadataValue.int(result.rows_loaded),
+                "rows_quarantined_this_run": dg.MetadataValue.int(result.rows_quarantined),
+                "files": dg.MetadataValue.md(
+                    "| file | status | read | loaded | quarantined |\n|---|---|---|---|---|\n"
+                    + "\n".join(
+                        f"| {f.path} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_quarantined} |"
+                        for f in result.files
+                    )
+                ),
+            },
+            check_results=[_contract_result(result, settings.max_quarantine_share)],
+        )
+
+    return _ingest
+
+
+ingestion_assets = [build_ingestion_asset(source) for source in SOURCES]
+
+defs = dg.Definitions(assets=ingestion_assets)

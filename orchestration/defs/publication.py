@@ -1,0 +1,76 @@
+"""Publication: the marts are copied to the published area only when every blocking check of the run passed.
+
+Dagster enforces the gate: every blocking check (input contracts, dbt tests of error severity, GX suites) runs
+before this asset, and a failed one skips it. When that happens the run fails and the held-back outcome is
+written to publication_log by orchestration.publishing.outcome (from the CLI or the run-failure sensor).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import dagster as dg
+
+from orchestration.dbt_manifest import MANIFEST
+from orchestration.defs.resources import BUILD_DB_POOL, DAILY, C360Settings
+from orchestration.publishing.duckdb_file import publish_tables
+from orchestration.publishing.gate import collect_check_results
+
+
+def published_table_names() -> list[str]:
+    """Models under models/marts/ unless their config says meta.publish: false."""
+    manifest = json.loads(MANIFEST.read_text())
+    names = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or len(node["fqn"]) < 3 or node["fqn"][1] != "marts":
+            continue
+        if (node.get("config", {}).get("meta") or {}).get("publish", True) is False:
+            continue
+        names.append(node["name"])
+    return sorted(names)
+
+
+PUBLISHED_TABLES = published_table_names()
+
+
+@dg.asset(
+    name="published_tables",
+    group_name="publication",
+    deps=[dg.AssetKey(name) for name in PUBLISHED_TABLES],
+    partitions_def=DAILY,
+    pool=BUILD_DB_POOL,
+    kinds={"duckdb", "parquet"},
+    description=(
+        "The published area BI tools read: warehouse/published.duckdb (replaced atomically, readable by DuckDB "
+        "1.4+) and published/<table>.parquet, plus publication_log. Runs only when every blocking check passed."
+    ),
+)
+def published_tables(context: dg.AssetExecutionContext, c360: C360Settings) -> dg.MaterializeResult:
+    settings = c360.get()
+    checks = collect_check_results(context.instance, context.run_id)
+    record = publish_tables(
+        settings,
+        run_id=context.run_id,
+        as_of=date.fromisoformat(context.partition_key),
+        tables=PUBLISHED_TABLES,
+        checks=checks,
+    )
+    for warning in record.warnings:
+        context.log.warning(f"warning (not blocking): {warning.line()}")
+    context.log.info(
+        f"published {len(record.row_counts)} tables to {settings.published_db}: "
+        + ", ".join(f"{t}={n:,}" for t, n in record.row_counts.items())
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "published_db": dg.MetadataValue.path(str(settings.published_db)),
+            "parquet_dir": dg.MetadataValue.path(str(settings.published_dir)),
+            "row_counts": dg.MetadataValue.json(record.row_counts),
+            "checks_passed": dg.MetadataValue.int(sum(1 for c in checks if c.passed)),
+            "warnings": dg.MetadataValue.int(len(record.warnings)),
+        }
+    )
+
+
+defs = dg.Definitions(assets=[published_tables])

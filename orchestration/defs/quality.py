@@ -1,0 +1,87 @@
+"""Great Expectations suites (expectations/) as blocking asset checks on the customer-grain marts they guard.
+
+Each check validates one table of the build database on the pandas backend (customer grain only; order-level
+facts such as freshness are reduced to one row by SQL first). A validation that raised counts as a failed
+blocking check with the exception in its description: never as a pass.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+
+from expectations import GateConfig, SuiteResult, run_table_suite, suite_tables
+from orchestration.defs.resources import BUILD_DB_POOL, DAILY, C360Settings
+from orchestration.publishing.duckdb_file import last_published_row_count
+from orchestration.warehouse import connect
+
+
+def _to_check_result(result: SuiteResult) -> dg.AssetCheckResult:
+    failed = result.failed_blocking + result.errors
+    lines = [
+        f"{o.status.upper()}: {o.expectation} observed {o.observed} expected {o.expected}"
+        + (f" ({o.detail})" if o.detail else "")
+        for o in failed + result.warnings
+    ]
+    severity = dg.AssetCheckSeverity.ERROR if failed else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        passed=not failed and not result.warnings,
+        severity=severity,
+        description="; ".join(lines) if lines else f"{len(result.outcomes)} expectations passed",
+        metadata={
+            "observed": dg.MetadataValue.text("; ".join(f"{o.expectation}: {o.observed}" for o in failed) or "ok"),
+            "expected": dg.MetadataValue.text("; ".join(f"{o.expectation}: {o.expected}" for o in failed) or "-"),
+            "expectations": dg.MetadataValue.int(len(result.outcomes)),
+            "failed_blocking": dg.MetadataValue.int(len(result.failed_blocking)),
+            "errors": dg.MetadataValue.int(len(result.errors)),
+            "warnings": dg.MetadataValue.int(len(result.warnings)),
+            "rows": dg.MetadataValue.int(result.rows),
+            "seconds": dg.MetadataValue.float(round(result.seconds, 3)),
+            "outcomes": dg.MetadataValue.md(
+                "| expectation | status | severity | observed | expected |\n|---|---|---|---|---|\n"
+                + "\n".join(
+                    f"| {o.expectation} | {o.status} | {o.severity} | {o.observed} | {o.expected} |"
+                    for o in result.outcomes
+                )
+            ),
+        },
+    )
+
+
+def build_gx_check(table: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=table,
+        name="gx_suite",
+        blocking=True,
+        partitions_def=DAILY,
+        pool=BUILD_DB_POOL,
+        description=f"Great Expectations suite for {table} (expectations/suites.py).",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, c360: C360Settings) -> dg.AssetCheckResult:
+        settings = c360.get()
+        as_of = date.fromisoformat(context.partition_key)
+        con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
+        try:
+            result = run_table_suite(
+                con,
+                table,
+                as_of=as_of,
+                config=GateConfig.from_env(),
+                previous_row_count=last_published_row_count(settings, table),
+                data_docs_dir=settings.reports_dir / "gx" / context.partition_key,
+            )
+        finally:
+            con.close()
+        context.log.info(
+            f"gx_suite on {table}: {len(result.outcomes)} expectations, {len(result.failed_blocking)} failed, "
+            f"{len(result.errors)} errors, {len(result.warnings)} warnings"
+        )
+        return _to_check_result(result)
+
+    return _check
+
+
+gx_checks = [build_gx_check(table) for table in suite_tables()]
+
+defs = dg.Definitions(asset_checks=gx_checks)
