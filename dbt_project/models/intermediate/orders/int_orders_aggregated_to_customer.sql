@@ -79,7 +79,7 @@ final as (
         rhythm.longest_gap_before_recent_order_days,
         -- BG/NBD repeat-purchase summary (days): frequency = repeat purchase days, recency = first to last
         -- purchase, age = first purchase to the as-of date
-        coalesce(rhythm.purchase_days, 0) - 1 as bgnbd_frequency,
+        rhythm.purchase_days - 1 as bgnbd_frequency,
         {{ dbt.datediff('aggregated.first_order_date', 'aggregated.last_order_date', 'day') }} as bgnbd_recency_days,
         {{ days_before_as_of('aggregated.first_order_date') }} as bgnbd_age_days
     from aggregated

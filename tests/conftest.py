@@ -1,0 +1,29 @@
+"""Shared fixtures: an isolated C360_HOME / DAGSTER_HOME per test, the dbt manifest prepared once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> Path:
+    from orchestration.dbt_manifest import ensure_manifest
+
+    return ensure_manifest()
+
+
+@pytest.fixture
+def c360_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data root: landing zone, warehouse and Dagster instance under tmp_path."""
+    home = tmp_path / "c360"
+    monkeypatch.setenv("C360_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    for name in ("C360_BUILD_DB", "C360_PUBLISHED_DB", "C360_ALERT_LOG", "C360_PG_DSN"):
+        monkeypatch.delenv(name, raising=False)
+    return home
