@@ -10,7 +10,8 @@ import duckdb
 
 def connect(path: Path, *, memory_limit: str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    config = {"TimeZone": "UTC"}
-    if memory_limit:
-        config["memory_limit"] = memory_limit
-    return duckdb.connect(str(path), read_only=read_only, config=config)
+    config = {"memory_limit": memory_limit} if memory_limit else {}
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    # TimeZone cannot go into the connect config: ICU is only loaded once the database is open.
+    con.execute("set TimeZone = 'UTC'")
+    return con

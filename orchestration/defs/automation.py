@@ -1,7 +1,5 @@
 """Job, daily schedule and sensors: the landing-zone sensor and the held-back / failure alert."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 from datetime import date
@@ -17,7 +15,6 @@ PIPELINE_JOB = "c360_pipeline"
 c360_pipeline = dg.define_asset_job(
     PIPELINE_JOB,
     selection=dg.AssetSelection.all(),
-    partitions_def=DAILY,
     description="Ingest landing files, build and test the dbt models, run the quality gate, publish.",
     tags={"c360/pipeline": "full"},
 )

@@ -1,8 +1,8 @@
 """dbt models as Dagster assets (one per model) and dbt tests as asset checks (error severity blocks)."""
 
-from __future__ import annotations
-
 import json
+import sys
+from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,5 +59,8 @@ def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, c360
 
 defs = dg.Definitions(
     assets=[c360_dbt_models],
-    resources={"dbt": DbtCliResource(project_dir=dbt_project)},
+    resources={
+        # the dbt installed next to this Python, so it works without an activated virtualenv
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt")))
+    },
 )

@@ -1,7 +1,5 @@
 """Ingestion assets: landing files -> raw tables in the build database, with the input contract as a check."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 
 import dagster as dg

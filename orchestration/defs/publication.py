@@ -5,8 +5,6 @@ before this asset, and a failed one skips it. When that happens the run fails an
 written to publication_log by orchestration.publishing.outcome (from the CLI or the run-failure sensor).
 """
 
-from __future__ import annotations
-
 import json
 from datetime import date
 

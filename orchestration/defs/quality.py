@@ -5,8 +5,6 @@ facts such as freshness are reduced to one row by SQL first). A validation that 
 blocking check with the exception in its description: never as a pass.
 """
 
-from __future__ import annotations
-
 from datetime import date
 
 import dagster as dg

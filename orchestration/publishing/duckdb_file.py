@@ -33,7 +33,7 @@ create table if not exists {{db}}.{LOG_TABLE} (
     status varchar,            -- published | held_back
     logged_at timestamp,       -- wall-clock time of the log entry (metadata, never used by a model)
     tables_published integer,
-    row_counts json,           -- {{"customer_360": 5000, ...}} of the tables as published after this entry
+    row_counts json,           -- rows per published table after this entry, as a JSON object
     checks_passed integer,
     checks_failed integer,
     warnings integer,
