@@ -77,8 +77,11 @@ class BgNbdFit:
         log_likelihood: total (weighted) log-likelihood at the estimate, caller's time unit,
             penalty excluded.
         n_customers: number of input rows (customers) passed to the fit.
-        converged: ``True`` when the optimizer reported success on informative data.
-        message: optimizer message plus diagnostics (non-informative data, bounds hit).
+        converged: ``True`` when the optimizer stopped at a stationary point (success, or a
+            line-search stop with projected gradient ~ 0) on informative data.
+        message: optimizer message plus diagnostics: non-informative data, parameters at the
+            bounds or drifting to 0/infinity (flat likelihood), customers trimmed by the
+            outlier guard.
     """
 
     r: float
@@ -432,7 +435,9 @@ def fit_bgnbd(
         weights: optional non-negative frequency weights (e.g. counts of identical rows).
         penalizer: optional L2 penalty ``penalizer * ||log params||^2`` added to the *mean*
             negative log-likelihood (log-parameters in the internal, rescaled time unit).
-            Default 0 (plain MLE).
+            Default 0 (plain MLE).  With little data or little heterogeneity the likelihood
+            can be flat along a ridge (e.g. ``r, alpha -> inf`` at fixed ``r/alpha``); the
+            message then says which parameters drift, and ``penalizer=1e-3`` pins them.
         trim_outliers: enable the outlier guard described above.
         maxiter: optimizer iteration cap.
 
