@@ -1,20 +1,20 @@
 """dbt models as Dagster assets (one per model) and dbt tests as asset checks (error severity blocks)."""
 
+import functools
 import json
-import sys
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
-    DbtCliResource,
     DbtProject,
     dbt_assets,
 )
 
+from orchestration.dbt_runner import run_dbt_build
 from orchestration.defs.resources import BUILD_DB_POOL, DAILY, C360Settings
 from orchestration.settings import DBT_PROJECT_DIR
 
@@ -43,24 +43,31 @@ class DbtRunConfig(dg.Config):
     vars_json: str = "{}"
 
 
+TRANSLATOR = C360DbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@functools.cache
+def _manifest_json() -> dict:
+    return json.loads(Path(dbt_project.manifest_path).read_text())
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    dagster_dbt_translator=C360DbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+    dagster_dbt_translator=TRANSLATOR,
     partitions_def=DAILY,
     pool=BUILD_DB_POOL,
 )
-def c360_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, c360: C360Settings, config: DbtRunConfig):
-    c360.get()  # exports C360_HOME / C360_BUILD_DB for the dbt subprocess
+def c360_dbt_models(context: dg.AssetExecutionContext, c360: C360Settings, config: DbtRunConfig):
+    c360.get()  # exports C360_HOME / C360_BUILD_DB, which profiles.yml reads
     dbt_vars = {**json.loads(config.vars_json or "{}"), "as_of_date": context.partition_key}
-    args = ["build", "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "unit_test"]
-    yield from dbt.cli(args, context=context).stream()
+    yield from run_dbt_build(
+        context,
+        dbt_vars=dbt_vars,
+        manifest_json=_manifest_json(),
+        translator=TRANSLATOR,
+        asset_key_for=TRANSLATOR.get_asset_key,
+    )
 
 
-defs = dg.Definitions(
-    assets=[c360_dbt_models],
-    resources={
-        # the dbt installed next to this Python, so it works without an activated virtualenv
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt")))
-    },
-)
+defs = dg.Definitions(assets=[c360_dbt_models])

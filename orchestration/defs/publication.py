@@ -46,10 +46,10 @@ PUBLISHED_TABLES = published_table_names()
 )
 def published_tables(context: dg.AssetExecutionContext, c360: C360Settings) -> dg.MaterializeResult:
     settings = c360.get()
-    checks = collect_check_results(context.instance, context.run_id)
+    checks = collect_check_results(context.instance, context.run.run_id)
     record = publish_tables(
         settings,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         as_of=date.fromisoformat(context.partition_key),
         tables=PUBLISHED_TABLES,
         checks=checks,

@@ -14,7 +14,7 @@ aggregated as (
         value_tier,
         count(*) as customers,
         sum(monetary_365d) as net_revenue_365d,
-        avg(value_score) as avg_value_score
+        round(avg(value_score), 4) as avg_value_score
     from tiers
     group by value_tier
 ),

@@ -1,0 +1,94 @@
+"""The whole pipeline on generated data: what BI users get in the published database (issue 2, SPEC 4, 6, 7)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.settings import DBT_PROJECT_DIR
+from e2e_helpers import AS_OF, c360_env, published, published_fingerprints, run
+
+pytestmark = pytest.mark.e2e
+
+
+def _landing_customers(home: Path) -> int:
+    con = duckdb.connect()
+    files = sorted(str(p) for p in (home / "landing" / "contacts").glob("*") if p.is_file())
+    assert files, "the demo generator wrote no contacts"
+    return con.sql(
+        "select count(distinct customer_id) from read_csv($files, all_varchar=true, union_by_name=true)",
+        params={"files": files},
+    ).fetchone()[0]
+
+
+def test_customer_360_has_one_row_per_crm_customer(demo_home: Path):
+    con = published(demo_home)
+    rows, distinct = con.sql("select count(*), count(distinct customer_id) from customer_360").fetchone()
+    assert rows == distinct == _landing_customers(demo_home)
+
+
+def test_every_published_table_is_also_a_parquet_file(demo_home: Path):
+    con = published(demo_home)
+    tables = [t for (t,) in con.sql("select table_name from information_schema.tables").fetchall()]
+    assert {"customer_360", "customer_value_tier", "customer_lifecycle_stage", "customer_churn_indicators",
+            "customer_tier_history", "customer_actions", "publication_log"} <= set(tables)
+    assert any(t.startswith("kpi_") for t in tables)
+    for table in tables:
+        parquet = demo_home / "published" / f"{table}.parquet"
+        assert parquet.exists(), parquet
+        in_db = con.sql(f"select count(*) from {table}").fetchone()[0]
+        in_parquet = duckdb.sql(f"select count(*) from read_parquet('{parquet}')").fetchone()[0]
+        assert in_db == in_parquet, table
+
+
+def test_every_customer_in_exactly_one_tier_and_stage_with_scores_in_range(demo_home: Path):
+    con = published(demo_home)
+    bad = con.sql(
+        """
+        select count(*) from customer_360
+        where value_tier not in ('vip', 'high', 'medium', 'low', 'none') or value_tier is null
+           or lifecycle_stage not in ('prospect', 'churned', 'reactivated', 'new', 'declining', 'growing', 'mature')
+           or lifecycle_stage is null
+           or churn_risk_score not between 0 and 100 or health_score not between 0 and 100
+           or (p_alive is not null and p_alive not between 0 and 1)
+        """
+    ).fetchone()[0]
+    assert bad == 0
+    nps = con.sql("select min(nps), max(nps) from kpi_satisfaction_by_tier").fetchone()
+    assert all(v is None or -100 <= v <= 100 for v in nps)
+
+
+def test_publication_is_logged_with_checks(demo_home: Path):
+    con = published(demo_home)
+    status, passed, failed, counts = con.sql(
+        "select status, checks_passed, checks_failed, row_counts from publication_log order by logged_at desc limit 1"
+    ).fetchone()
+    assert status == "published" and failed == 0 and passed > 20
+    assert '"customer_360"' in counts
+
+
+def test_same_as_of_date_twice_gives_identical_published_tables(demo_home: Path):
+    before = published_fingerprints(demo_home)
+    with c360_env(demo_home):
+        assert run() == 0
+    after = published_fingerprints(demo_home)
+    assert before == after
+    con = published(demo_home)
+    assert con.sql("select count(*) from publication_log where status = 'published'").fetchone()[0] == 2
+
+
+def test_dbt_unit_tests_pass_against_the_built_database(demo_home: Path):
+    """The YAML unit tests of every business rule (ties, thresholds, empty windows, refunds, missing cost...)."""
+    dbt = Path(sys.executable).with_name("dbt")
+    env = {"C360_HOME": str(demo_home), "PATH": str(Path(sys.executable).parent), "HOME": str(demo_home)}
+    completed = subprocess.run(
+        [str(dbt), "test", "--select", "test_type:unit", "--vars", f'{{"as_of_date": "{AS_OF}"}}',
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR,
+    )
+    assert completed.returncode == 0, completed.stdout[-5000:]
+    assert "PASS=" in completed.stdout and " ERROR=0" in completed.stdout and "FAIL=" not in completed.stdout.replace("FAIL=0", "")
