@@ -235,7 +235,10 @@ def _compact(value: float) -> str:
 
 
 def _signed(value: Any, digits: int = 1) -> str:
-    return "–" if value is None else f"{float(value):+.{digits}f}"
+    if value is None:
+        return "–"
+    text = f"{float(value):+.{digits}f}"
+    return text[1:] if float(text) == 0 else text
 
 
 def _month_label(value: Any) -> str:
@@ -917,10 +920,16 @@ def _headline(data: ReportData) -> list[tuple[str, str, str]]:
         if csat_n
         else None
     )
+    top = data.tiers[0] if data.tiers else None
+    top_share = (
+        f"{_pct(top.get('revenue_share'))} from {top['value_tier']} customers"
+        if top and top.get("revenue_share") is not None
+        else "all tiers"
+    )
     churn = data.churn or {}
     return [
         ("Customers", _int(customers), f"{active:,} bought in the last 365 days"),
-        ("Net revenue, 365 days", f"{revenue:,.0f}", f"{_compact(revenue)} across all tiers"),
+        ("Net revenue, 365 days", f"{revenue:,.0f}", top_share),
         (
             "Churn rate",
             _pct(churn.get("churn_rate")),
