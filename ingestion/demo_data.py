@@ -71,10 +71,10 @@ _ARCH = {name: code for code, name in enumerate(ARCHETYPES)}
 # --- orders ----------------------------------------------------------------------------------------------------------
 STATUSES = ("completed", "cancelled", "refunded", "pending")
 _COMPLETED, _CANCELLED, _REFUNDED, _PENDING = range(4)
-_STATUS_CUM_OLD = np.cumsum([0.86, 0.07, 0.055, 0.015])
-_STATUS_CUM_RECENT = np.cumsum([0.70, 0.06, 0.04, 0.20])  # orders of the last 7 days are often still pending
+_STATUS_P_OLD = (0.86, 0.07, 0.055, 0.015)
+_STATUS_P_RECENT = (0.70, 0.06, 0.04, 0.20)  # orders of the last 7 days are often still pending
 _STATUS_TEXT_CSV = [variant for s in STATUSES for variant in (s, s.capitalize(), s.upper())]
-_CASE_CUM = np.cumsum([0.70, 0.20, 0.10])  # lower / Capitalized / UPPER
+_CASE_P = (0.70, 0.20, 0.10)  # lower / Capitalized / UPPER
 
 CATEGORIES = (
     ("Electronics", 2.0),
@@ -100,12 +100,12 @@ CURRENCIES = ("USD", "EUR", "GBP", "CNY")
 _FX_PER_USD = np.array([1.0, 0.92, 0.79, 7.2])
 
 # Hour-of-day profile (UTC) of order and survey timestamps.
-_HOUR_P = np.array([2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 5, 5, 4, 3, 3], dtype=float)
-_HOUR_P /= _HOUR_P.sum()
+_HOUR_WEIGHTS = (2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 5, 5, 4, 3, 3)
+_HOUR_LOOKUP = np.repeat(np.arange(24, dtype=np.int64), _HOUR_WEIGHTS)  # uniform index -> weighted hour
 
 # Rendering of text timestamps: suffix code -> (suffix, shift of the wall clock in seconds).
 _TZ_Z, _TZ_UTC_OFFSET, _TZ_NAIVE, _TZ_LOCAL = range(4)
-_TZ_CUM = np.cumsum([0.55, 0.20, 0.10, 0.15])
+_TZ_P = (0.55, 0.20, 0.10, 0.15)
 
 # --- customers and contacts ------------------------------------------------------------------------------------------
 COUNTRIES = ("US", "GB", "DE", "FR", "CN", "JP")
@@ -493,7 +493,7 @@ class _Segments:
 
         self._parts.append(
             {
-                "cust": cust.astype(np.int32),
+                "cust": cust.astype(np.intp),
                 "n": full(n, np.int64),
                 "lo": full(lo, np.int32),
                 "hi": full(hi, np.int32),
@@ -591,7 +591,7 @@ def _expand_segments(
 ) -> dict[str, np.ndarray]:
     n = seg["n"]
     total = int(n.sum())
-    sid = np.repeat(np.arange(len(n), dtype=np.int32), n)
+    sid = np.repeat(np.arange(len(n), dtype=np.intp), n)  # intp: gathers need no index conversion
     starts = np.cumsum(n) - n
     j = np.arange(total, dtype=np.int64) - np.repeat(starts, n)
     lo, hi = seg["lo"][sid], seg["hi"][sid]
@@ -606,11 +606,9 @@ def _expand_segments(
     cust = seg["cust"][sid]
 
     r = rng.random(total)
-    status = np.where(
-        day <= 7,
-        np.searchsorted(_STATUS_CUM_RECENT, r, side="right"),
-        np.searchsorted(_STATUS_CUM_OLD, r, side="right"),
-    ).astype(np.int8)
+    status = _categorical(r, _STATUS_P_OLD)
+    recent = np.flatnonzero(day <= 7)
+    status[recent] = _categorical(r[recent], _STATUS_P_RECENT)
     forced = j < seg["forced"][sid]
     status[forced] = _COMPLETED
     role = seg["role"][sid]
@@ -621,14 +619,11 @@ def _expand_segments(
     gross_usd = (
         cu.base_amount[cust] * seg["mult"][sid] * _CATEGORY_FACTOR[category] * rng.lognormal(0.0, 0.35, total)
     )
+    r = rng.random(total)
     channel = np.where(
-        cu.business[cust],
-        rng.choice(len(CHANNELS), total, p=_CHANNEL_P_BUSINESS),
-        rng.choice(len(CHANNELS), total, p=_CHANNEL_P_CONSUMER),
-    ).astype(np.int8)
-    disc_kind = np.searchsorted(np.cumsum([0.55, 0.35, 0.10]), rng.random(total), side="right").astype(
-        np.int8
+        cu.business[cust], _categorical(r, _CHANNEL_P_BUSINESS), _categorical(r, _CHANNEL_P_CONSUMER)
     )
+    disc_kind = _categorical(rng.random(total), (0.55, 0.35, 0.10))
     disc_frac = np.where(disc_kind == 1, rng.uniform(0.05, 0.30, total), 0.0)
     cost_frac = rng.uniform(0.40, 0.75, total)
     cost_null = rng.random(total) < 0.05
@@ -656,8 +651,7 @@ def _expand_segments(
     cols = {key: np.concatenate([cols[key], copies[key]]) for key in cols}
     total = len(cols["cust"])
 
-    hours = rng.choice(24, total, p=_HOUR_P)
-    seconds = hours * 3600 + rng.integers(0, 3600, total)
+    seconds = _HOUR_LOOKUP[rng.integers(0, len(_HOUR_LOOKUP), total)] * 3600 + rng.integers(0, 3600, total)
     cols["ts"] = cal.as_of_epoch - cols["day"].astype(np.int64) * DAY + seconds
 
     # Amounts in the customer's currency, in cents.
@@ -713,9 +707,9 @@ def _add_updates(
     cols = {key: np.concatenate([cols[key], stale[key]]) for key in cols}
 
     rows = len(cols["ts"])
-    cols["tz"] = np.searchsorted(_TZ_CUM, rng.random(rows), side="right").astype(np.int8)
-    cols["case"] = np.searchsorted(_CASE_CUM, rng.random(rows), side="right").astype(np.int8)
-    cols["category_variant"] = np.searchsorted(np.cumsum([0.7, 0.2, 0.1]), rng.random(rows), side="right")
+    cols["tz"] = _categorical(rng.random(rows), _TZ_P)
+    cols["case"] = _categorical(rng.random(rows), _CASE_P)
+    cols["category_variant"] = _categorical(rng.random(rows), (0.7, 0.2, 0.1))
     return cols
 
 
@@ -929,9 +923,7 @@ def _make_contacts(
     dup = {key: value[src].copy() for key, value in cols.items()}
     dup["primary"][:] = False
     dup["email_style"] = rng.integers(2, 6, k).astype(np.int8)
-    dup["name_variant"] = np.searchsorted(np.cumsum([0.7, 0.15, 0.15]), rng.random(k), side="right").astype(
-        np.int8
-    )
+    dup["name_variant"] = _categorical(rng.random(k), (0.7, 0.15, 0.15))
     dup["phone_style"] = ((dup["phone_style"] + 1) % _PHONE_STYLES[cu.country[dup["cust"]]]).astype(np.int8)
     dup["phone_null"] = rng.random(k) < 0.1
     dup["job"] = np.where(rng.random(k) < 0.5, -1, dup["job"]).astype(np.int16)
@@ -1114,7 +1106,8 @@ def _make_surveys(
     quarterly_sub = first + np.floor(rng.random(n_quarterly) * (cal.end_epoch - first + 1))
     n_planted = len(planted_cust)
     planted_sub = (
-        cal.as_of_epoch - rng.integers(3, 86, n_planted) * DAY + rng.choice(24, n_planted, p=_HOUR_P) * 3600
+        cal.as_of_epoch - rng.integers(3, 86, n_planted) * DAY
+        + _HOUR_LOOKUP[rng.integers(0, len(_HOUR_LOOKUP), n_planted)] * 3600
         + rng.integers(0, 3600, n_planted)
     )  # fmt: skip
     start_epoch = _epoch(cal.start)
@@ -1183,9 +1176,7 @@ def _make_surveys(
         "survey": survey,
         "row": row,
         "has_contact_id": has_contact_id,
-        "email_case": np.searchsorted(np.cumsum([0.85, 0.05, 0.10]), rng.random(n), side="right").astype(
-            np.int8
-        ),
+        "email_case": _categorical(rng.random(n), (0.85, 0.05, 0.10)),
         "nps": nps,
         "csat": csat,
         "csat_null": csat_null,
@@ -1352,6 +1343,16 @@ def _copy(
         tmp.unlink()
         tmp = with_bom
     os.replace(tmp, path)
+
+
+def _categorical(r: np.ndarray, probabilities: Sequence[float]) -> np.ndarray:
+    """Map uniform draws ``r`` in [0, 1) to category indices (int8) with the given probabilities."""
+    cdf = np.cumsum(probabilities, dtype=np.float64)
+    cdf /= cdf[-1]
+    index = np.zeros(len(r), dtype=np.int8)
+    for edge in cdf[:-1]:  # a few comparisons beat a binary search per element
+        index += r >= edge
+    return index
 
 
 def _sort_order(major: np.ndarray, minor: np.ndarray) -> np.ndarray:
