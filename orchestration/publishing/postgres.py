@@ -15,10 +15,10 @@ How a publication runs, all in ONE PostgreSQL transaction on one connection (REA
    writes or anti-wraparound vacuum of the new tables later. Nothing of this is visible to other sessions.
 3. The swap, in a savepoint retried until ``swap_timeout`` (see below)::
 
-       set local lock_timeout = '500ms';
-       lock table <schema>.<every table> in access exclusive mode;  -- waits for readers of the old tables
+       lock table <schema>.<t1> in access exclusive mode;   -- each old table, one by one, with a lock_timeout
+       lock table <schema>.<t2> in access exclusive mode;   -- ... (waits for readers of the old tables)
        drop schema if exists <schema>__old cascade;
-       alter schema <schema> rename to <schema>__old;               -- when <schema> exists
+       alter schema <schema> rename to <schema>__old;        -- when <schema> exists
        alter schema <schema>__staging_<id> rename to <schema>;
        grant usage on schema <schema> to <reader role>;
        grant select on all tables in schema <schema> to <reader role>;
@@ -32,11 +32,14 @@ On any error the transaction is rolled back: the staging schema disappears with 
 even a crash or kill -9 leaves one behind) and the current schema is untouched.
 
 Locks and readers: the swap needs an ACCESS EXCLUSIVE lock on every old table, so it waits for reader transactions
-that touched them (a BI tool sitting "idle in transaction" delays it). Each attempt waits at most 500 ms (below
-PostgreSQL's default deadlock_timeout of 1 s, so when a reader and the swap wait on each other the swap gives way,
-never the reader), rolls back to the savepoint and tries again with a short back-off, until ``swap_timeout``
-seconds; then the publication fails with a clear error and the current schema stays as it was. New readers queue
-behind a waiting attempt for at most those 500 ms.
+that touched them (a BI tool sitting "idle in transaction" delays it), and new readers of a table queue behind a
+waiting lock request. So each attempt waits at most FIRST_LOCK_WAIT_MS (1 s) for its first table (the one the
+previous attempt could not get) while holding nothing readers use, and then at most OTHER_LOCK_WAIT_MS (20 ms) for
+each further table. A reader that holds one table and waits for another the swap already has (a multi-statement
+transaction, a join) thus makes the attempt time out quickly, far below PostgreSQL's deadlock_timeout (1 s): the
+attempt rolls back to its savepoint, the reader goes on, and is never the one aborted. Attempts repeat until
+``swap_timeout`` seconds (default 300); then the publication fails with a clear error and the current schema stays
+as it was.
 
 The read-only role (``C360_PG_READER_ROLE``, default ``c360_reader``) is created NOLOGIN when missing (needs
 CREATEROLE; otherwise the DBA creates it). The DBA grants it to the real BI login users
@@ -46,8 +49,8 @@ nothing else: no INSERT/UPDATE/DELETE/TRUNCATE, no CREATE in the schema.
 The schema belongs to the pipeline: everything in it is replaced at every publication, and objects elsewhere that
 depend on its tables (views built on top of them, say) are dropped by the ``cascade`` (a warning names them).
 
-Connection settings come only from the DSN (C360_PG_DSN, so libpq's PG* variables and ~/.pgpass work too); the
-password is never logged and is masked in every error message this module raises.
+Connection settings come only from the DSN in C360_PG_DSN (whatever it leaves out, libpq takes from its usual PG*
+variables or ~/.pgpass); the password is never logged and is masked in every error message this module raises.
 """
 
 from __future__ import annotations
@@ -77,8 +80,10 @@ log = logging.getLogger(__name__)
 
 #: Rows per Arrow record batch streamed from DuckDB into COPY (bounded memory whatever the table size).
 BATCH_ROWS = 100_000
-#: How long one swap attempt waits for the locks on the old tables before it rolls back and retries.
-SWAP_LOCK_TIMEOUT_MS = 500
+#: How long one swap attempt waits for the lock on its first old table (new readers of it queue behind meanwhile).
+FIRST_LOCK_WAIT_MS = 1000
+#: ... and for each further one, holding the first: far below PostgreSQL's deadlock_timeout (1 s by default).
+OTHER_LOCK_WAIT_MS = 20
 #: PostgreSQL truncates longer identifiers silently; we refuse them instead.
 MAX_IDENTIFIER_BYTES = 63
 STAGING_INFIX = "__staging_"
@@ -303,23 +308,56 @@ def _dependent_objects(conn: psycopg.Connection, schema: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _swap_once(conn: psycopg.Connection, schema: str, staging: str, old: str, role: str) -> None:
-    """One attempt at the swap, inside a savepoint of the publication transaction."""
+class _LockBusy(Exception):
+    """A swap attempt could not get the lock on `table` in time (and was rolled back to its savepoint)."""
+
+    def __init__(self, table: str, *, first: bool) -> None:
+        super().__init__(table)
+        self.table, self.first = table, first
+
+
+def _set_lock_timeout(conn: psycopg.Connection, ms: int) -> None:
+    conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{max(ms, 1)}ms")))
+
+
+def _swap_once(
+    conn: psycopg.Connection,
+    schema: str,
+    staging: str,
+    old: str,
+    role: str,
+    first: str | None,
+    remaining_ms: int,
+) -> None:
+    """One attempt at the swap, in a savepoint of the publication transaction.
+
+    The old tables are locked one by one, `first` (the one a previous attempt could not get) first: the attempt
+    waits up to FIRST_LOCK_WAIT_MS for it while holding nothing readers use, then up to OTHER_LOCK_WAIT_MS for each
+    of the others. A reader that holds one of those and waits for a lock this attempt already has makes it time
+    out quickly (well below deadlock_timeout) and roll back, so the reader goes on and is never the one aborted.
+    """
     with conn.transaction():
-        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(f"{SWAP_LOCK_TIMEOUT_MS}ms")))
-        current = conn.execute(
-            """
-            select c.relname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-            where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm', 'f') order by c.relname
-            """,
-            [schema],
-        ).fetchall()
-        if current:
-            conn.execute(
-                sql.SQL("lock table {} in access exclusive mode").format(
-                    sql.SQL(", ").join(sql.Identifier(schema, name) for (name,) in current)
+        current = [
+            name
+            for (name,) in conn.execute(
+                """
+                select c.relname from pg_catalog.pg_class c
+                join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+                where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm', 'f') order by c.relname
+                """,
+                [schema],
+            ).fetchall()
+        ]
+        order = ([first] if first in current else []) + [name for name in current if name != first]
+        for i, name in enumerate(order):
+            _set_lock_timeout(conn, min(FIRST_LOCK_WAIT_MS if i == 0 else OTHER_LOCK_WAIT_MS, remaining_ms))
+            try:
+                conn.execute(
+                    sql.SQL("lock table {} in access exclusive mode").format(sql.Identifier(schema, name))
                 )
-            )
+            except pg_errors.LockNotAvailable as exc:
+                raise _LockBusy(name, first=i == 0) from exc
+        _set_lock_timeout(conn, FIRST_LOCK_WAIT_MS)  # nothing below should wait; if it does, retry
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(old)))
         exists = conn.execute("select 1 from pg_catalog.pg_namespace where nspname = %s", [schema]).fetchone()
         if exists:
@@ -351,25 +389,33 @@ def _swap_once(conn: psycopg.Connection, schema: str, staging: str, old: str, ro
 def _swap(
     conn: psycopg.Connection, schema: str, staging: str, old: str, role: str, swap_timeout: float
 ) -> None:
+    """Retry the swap until it gets every lock or `swap_timeout` seconds have passed."""
     deadline = time.monotonic() + swap_timeout
-    pause, attempt = 0.05, 0
+    pause, attempt, first = 0.1, 0, None
     while True:
         attempt += 1
+        remaining_ms = int((deadline - time.monotonic()) * 1000)
         try:
-            _swap_once(conn, schema, staging, old, role)
-            if attempt > 1:
-                log.info(
-                    "swapped %s in after %d attempts (readers held locks on the old tables)", schema, attempt
-                )
-            return
-        except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected) as exc:
-            if time.monotonic() + pause > deadline:
+            _swap_once(conn, schema, staging, old, role, first, remaining_ms)
+        except (_LockBusy, pg_errors.LockNotAvailable, pg_errors.DeadlockDetected) as exc:
+            busy = exc.table if isinstance(exc, _LockBusy) else None
+            if time.monotonic() >= deadline:
+                what = f"table {schema}.{busy}" if busy else f"the tables of {schema}"
                 raise PostgresPublicationError(
-                    f"could not swap schema {schema} in within {swap_timeout:g}s: reader transactions kept "
-                    f"locks on its tables (long or idle-in-transaction sessions?); last error: {exc}"
+                    f"could not swap schema {schema} in within {swap_timeout:g}s: reader transactions kept locks "
+                    f"on {what} (long or idle-in-transaction sessions?); the current schema is unchanged"
                 ) from exc
-            time.sleep(pause)
-            pause = min(pause * 2, 1.0)
+            if not isinstance(exc, _LockBusy) or exc.first:
+                # A reader held a lock for a while: let the readers queued behind our wait through first.
+                time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+                pause = min(pause * 2, 1.0)
+            first = busy
+            continue
+        if attempt > 1:
+            log.info(
+                "swapped %s in after %d attempts (readers held locks on the old tables)", schema, attempt
+            )
+        return
 
 
 def publish_to_postgres(
