@@ -3,6 +3,7 @@
   c360 demo-data [--orders N] [--seed S] [--as-of DATE]   generate the demo landing zone
   c360 run --as-of DATE [--var KEY=VALUE ...]             run the whole pipeline for one as-of date
   c360 backfill --from DATE --to DATE                     run a date range, oldest first
+  c360 publish --as-of DATE                               re-audit the current build and publish it if it passes
   c360 status                                             the last publications
   c360 ui                                                 the Dagster UI on this project
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 import time
 from datetime import date, timedelta
@@ -28,6 +30,8 @@ DAGSTER_YAML = """\
 concurrency:
   pools:
     default_limit: 1
+run_monitoring:
+  enabled: true
 telemetry:
   enabled: false
 """
@@ -81,7 +85,35 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_pipeline(as_of: date, dbt_vars: dict | None = None, *, quiet: bool = False) -> int:
+def _recover_dead_runs(instance) -> None:
+    """Runs of this machine whose c360 process died (killed, crashed) are marked failed and give back their
+    concurrency slot; otherwise the pool slot stays claimed and every later run would wait forever."""
+
+    import dagster as dg
+
+    host = socket.gethostname()
+    active = instance.get_runs(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
+    )
+    for run in active:
+        pid = run.tags.get("c360/pid")
+        if not pid or run.tags.get("c360/host") != host:
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        instance.report_run_failed(run, f"the c360 process {pid} that ran it is gone (killed or crashed)")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        print(f"marked run {run.run_id} failed: its process {pid} is gone")
+
+
+def run_pipeline(
+    as_of: date, dbt_vars: dict | None = None, *, quiet: bool = False, job_name: str | None = None
+) -> int:
     """Materialize everything for one as-of date in this process; returns the exit code (0, 1, 2)."""
     settings = Settings.from_env()
     _prepare(settings)
@@ -95,16 +127,23 @@ def run_pipeline(as_of: date, dbt_vars: dict | None = None, *, quiet: bool = Fal
     from orchestration.defs.automation import PIPELINE_JOB
     from orchestration.publishing.outcome import handle_failed_run, summarize_run
 
-    job = defs.resolve_job_def(PIPELINE_JOB)
+
+    job = defs.resolve_job_def(job_name or PIPELINE_JOB)
     instance = dg.DagsterInstance.get()
-    print(f"c360 run: as-of {as_of}, data in {settings.home}")
+    _recover_dead_runs(instance)
+    print(f"c360 {job.name}: as-of {as_of}, data in {settings.home}", flush=True)
     run_config = {
         "loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}},
-        "ops": {"c360_dbt_models": {"config": {"vars_json": json.dumps(dbt_vars or {})}}},
     }
+    if job_name is None or job_name == PIPELINE_JOB:
+        run_config["ops"] = {"c360_dbt_models": {"config": {"vars_json": json.dumps(dbt_vars or {})}}}
     try:
         result = job.execute_in_process(
-            partition_key=as_of.isoformat(), instance=instance, raise_on_error=False, run_config=run_config
+            partition_key=as_of.isoformat(),
+            instance=instance,
+            raise_on_error=False,
+            run_config=run_config,
+            tags={"c360/pid": str(os.getpid()), "c360/host": socket.gethostname()},
         )
     except Exception as exc:  # a definition or configuration problem: nothing ran
         print(f"\nFAILED before the run started: {exc}", file=sys.stderr)
@@ -146,6 +185,12 @@ def _print_summary(settings: Settings, outcome, seconds: float) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     return run_pipeline(args.as_of, _parse_vars(args.var), quiet=args.quiet)
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from orchestration.defs.automation import AUDIT_PUBLISH_JOB
+
+    return run_pipeline(args.as_of, quiet=args.quiet, job_name=AUDIT_PUBLISH_JOB)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -228,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--var", action="append", default=[], metavar="KEY=VALUE")
     backfill.add_argument("--quiet", action="store_true")
     backfill.set_defaults(func=cmd_backfill)
+
+    publish = sub.add_parser("publish", help="re-audit the current build and publish it if every check passes")
+    publish.add_argument("--as-of", type=_parse_date, required=True)
+    publish.add_argument("--quiet", action="store_true")
+    publish.set_defaults(func=cmd_publish)
 
     status = sub.add_parser("status", help="show the last publications")
     status.add_argument("--limit", type=int, default=10)

@@ -6,6 +6,7 @@ from datetime import date
 
 import dagster as dg
 
+from orchestration.defs.publication import PUBLISHED_TABLES
 from orchestration.defs.resources import DAILY
 from orchestration.publishing.outcome import handle_failed_run
 from orchestration.settings import SOURCES, Settings
@@ -17,6 +18,18 @@ c360_pipeline = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     description="Ingest landing files, build and test the dbt models, run the quality gate, publish.",
     tags={"c360/pipeline": "full"},
+)
+
+AUDIT_PUBLISH_JOB = "c360_audit_publish"
+
+# Re-audit the current build database and publish it if every blocking check passes, without re-ingesting or
+# rebuilding: after a held-back run was fixed by hand, or to retry a publication that failed.
+c360_audit_publish = dg.define_asset_job(
+    AUDIT_PUBLISH_JOB,
+    selection=dg.AssetSelection.assets("published_tables")
+    | dg.AssetSelection.checks_for_assets(*[dg.AssetKey(name) for name in PUBLISHED_TABLES]),
+    description="Run the dbt tests and Great Expectations suites on the current build, then publish if all pass.",
+    tags={"c360/pipeline": "audit_publish"},
 )
 
 # Every day at 02:00 UTC for the previous day's partition: as-of date = the scheduled day minus one.
@@ -67,4 +80,4 @@ def held_back_alert(context: dg.RunFailureSensorContext):
     handle_failed_run(Settings.from_env(), context.instance, run.run_id, date.fromisoformat(partition))
 
 
-defs = dg.Definitions(jobs=[c360_pipeline], schedules=[daily_schedule], sensors=[landing_sensor, held_back_alert])
+defs = dg.Definitions(jobs=[c360_pipeline, c360_audit_publish], schedules=[daily_schedule], sensors=[landing_sensor, held_back_alert])
