@@ -50,6 +50,26 @@ def parsed_manifest() -> Any:
         return _manifest
 
 
+def release_duckdb() -> None:
+    """Close dbt-duckdb's process-wide database handle so this process no longer holds the file lock.
+
+    dbt-duckdb keeps one DuckDB instance per process and does not always close it after an in-process invocation;
+    another process (a second run waiting for the pool slot, a BI tool on the build file) would get a lock error.
+    """
+    import gc
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    conn = getattr(env, "conn", None)
+    if conn is not None:
+        conn.close()
+        env.conn = None
+        env.handle_count = 0
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
+
+
 def _selection(context: dg.AssetExecutionContext, manifest_json: Mapping[str, Any], translator) -> list[str]:
     tags = context.op_execution_context.op.tags
     args, indirect = get_subset_selection_for_context(
@@ -96,7 +116,10 @@ def run_dbt_build(
         *_base_args(),
     ]
     context.log.info("dbt " + " ".join(args[: args.index("--project-dir")]))
-    result = dbtRunner(manifest=parsed_manifest(), callbacks=[on_event]).invoke(args)
+    try:
+        result = dbtRunner(manifest=parsed_manifest(), callbacks=[on_event]).invoke(args)
+    finally:
+        release_duckdb()
     if result.result is None:
         raise dg.Failure(description=f"dbt build could not start: {result.exception}")
 

@@ -14,6 +14,7 @@ from orchestration.dbt_manifest import MANIFEST
 from orchestration.defs.resources import BUILD_DB_POOL, DAILY, C360Settings
 from orchestration.publishing.duckdb_file import publish_tables
 from orchestration.publishing.gate import collect_check_results
+from orchestration.reporting import render_report
 
 
 def published_table_names() -> list[str]:
@@ -54,6 +55,18 @@ def published_tables(context: dg.AssetExecutionContext, c360: C360Settings) -> d
         tables=PUBLISHED_TABLES,
         checks=checks,
     )
+    postgres_counts = None
+    if settings.postgres_dsn:
+        from orchestration.publishing.postgres import publish_to_postgres, safe_target
+
+        postgres_counts = publish_to_postgres(
+            settings, settings.published_dir, [*PUBLISHED_TABLES, "publication_log"], run_id=context.run.run_id
+        )
+        context.log.info(
+            f"published {len(postgres_counts)} tables to PostgreSQL {safe_target(settings.postgres_dsn)} "
+            f"schema {settings.postgres_schema}"
+        )
+    report = render_report(settings.published_db, settings.reports_dir, run_id=context.run.run_id)
     for warning in record.warnings:
         context.log.warning(f"warning (not blocking): {warning.line()}")
     context.log.info(
@@ -65,6 +78,12 @@ def published_tables(context: dg.AssetExecutionContext, c360: C360Settings) -> d
             "published_db": dg.MetadataValue.path(str(settings.published_db)),
             "parquet_dir": dg.MetadataValue.path(str(settings.published_dir)),
             "row_counts": dg.MetadataValue.json(record.row_counts),
+            "report": dg.MetadataValue.path(str(report)),
+            "postgres": dg.MetadataValue.text(
+                f"schema {settings.postgres_schema}: {sum(postgres_counts.values()):,} rows"
+                if postgres_counts is not None
+                else "off (set C360_PG_DSN)"
+            ),
             "checks_passed": dg.MetadataValue.int(sum(1 for c in checks if c.passed)),
             "warnings": dg.MetadataValue.int(len(record.warnings)),
         }

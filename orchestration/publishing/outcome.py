@@ -86,5 +86,16 @@ def handle_failed_run(settings: Settings, instance: dg.DagsterInstance, run_id: 
     outcome = summarize_run(instance, run_id, as_of, success=False)
     if outcome.status == "held_back":
         record_held_back(settings, run_id=run_id, as_of=as_of, checks=outcome.checks, message=outcome.message())
+        _refresh_report(settings, run_id, as_of)
     write_alert(settings, outcome)
     return outcome
+
+
+def _refresh_report(settings: Settings, run_id: str, as_of: date) -> None:
+    """The report shows the held-back banner over the last published data; a report problem never hides the alert."""
+    from orchestration.reporting import render_report
+
+    try:
+        render_report(settings.published_db, settings.reports_dir, run_id=run_id)
+    except Exception as exc:  # noqa: BLE001 - the alert below matters more than the report
+        write_alert(settings, RunOutcome(run_id, as_of, "failed", errors=[f"report not refreshed: {exc}"]))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from e2e_helpers import AS_OF, c360_env, published, published_fingerprints, run
 
 from orchestration.settings import DBT_PROJECT_DIR
-from e2e_helpers import AS_OF, c360_env, published, published_fingerprints, run
 
 pytestmark = pytest.mark.e2e
 
@@ -92,3 +92,65 @@ def test_dbt_unit_tests_pass_against_the_built_database(demo_home: Path):
     )
     assert completed.returncode == 0, completed.stdout[-5000:]
     assert "PASS=" in completed.stdout and " ERROR=0" in completed.stdout and "FAIL=" not in completed.stdout.replace("FAIL=0", "")
+
+
+def test_planted_behaviours_are_found(demo_home: Path):
+    """The generator's archetypes (demo/truth.parquet) come out as the rules say, within stated tolerances."""
+    con = published(demo_home)
+    truth = str(demo_home / "demo" / "truth.parquet")
+    rows = con.sql(
+        f"""
+        select t.archetype,
+               count(*) as customers,
+               avg(case when c.value_tier in ('vip', 'high') then 1 else 0 end) as share_vip_or_high,
+               avg(case when c.lifecycle_stage = 'churned' then 1 else 0 end) as share_churned,
+               avg(case when c.lifecycle_stage = 'declining' or c.churn_flags <> '' then 1 else 0 end)
+                   as share_declining_or_flagged,
+               avg(case when c.lifecycle_stage = 'new' then 1 else 0 end) as share_new,
+               avg(case when c.lifecycle_stage = 'reactivated' then 1 else 0 end) as share_reactivated,
+               avg(case when c.lifecycle_stage = 'prospect' then 1 else 0 end) as share_prospect
+        from read_parquet('{truth}') as t
+        join customer_360 as c using (customer_id)
+        group by t.archetype
+        """
+    ).fetchall()
+    by_type = {r[0]: r[1:] for r in rows}
+    customers, vip_high, churned, declining, new, reactivated, prospect = range(7)
+    assert by_type["vip"][customers] >= 5
+    assert by_type["vip"][vip_high] >= 0.95, by_type["vip"]
+    assert by_type["churned"][churned] >= 0.95, by_type["churned"]
+    assert by_type["declining"][declining] >= 0.90, by_type["declining"]
+    assert by_type["new"][new] >= 0.90, by_type["new"]
+    assert by_type["reactivated"][reactivated] >= 0.90, by_type["reactivated"]
+    assert by_type["prospect"][prospect] == 1.0
+    # and steady customers are not mistaken for churned ones
+    assert by_type["steady"][churned] <= 0.02
+
+
+def test_no_raw_personal_data_in_published_outputs(demo_home: Path):
+    """Scan every column of every published table (DuckDB and Parquet) for e-mail addresses and phone numbers."""
+    email = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+    phone = r"(\+|00)?[0-9(][0-9 ()/-]{6,}[0-9]"
+    con = published(demo_home)
+    tables = [t for (t,) in con.sql("select table_name from information_schema.tables").fetchall()]
+    sources = [(t, t) for t in tables] + [
+        (f"read_parquet('{p}')", p.name) for p in sorted((demo_home / "published").glob("*.parquet"))
+    ]
+    findings = []
+    for relation, label in sources:
+        rel = con.sql(f"select * from {relation} limit 0")
+        text_columns = [c for c, t in zip(rel.columns, rel.types, strict=True) if str(t) in ("VARCHAR", "JSON")]
+        for column in text_columns:
+            hits = con.sql(
+                f"""select count(*), any_value(v) from (select cast("{column}" as varchar) as v from {relation})
+                    where regexp_matches(v, '{email}') or (regexp_matches(v, '^{phone}$') and v not like '%*%'
+                          and not regexp_matches(v, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}'))"""
+            ).fetchone()
+            if hits[0]:
+                findings.append(f"{label}.{column}: {hits[0]} values like {hits[1]!r}")
+    assert not findings, "\n".join(findings)
+    forbidden = {"email", "phone", "phone_e164", "birthday", "respondent_email"}
+    for table in tables:
+        assert not forbidden & set(con.sql(f"select * from {table} limit 0").columns), table
+    masked = con.sql("select email_masked, phone_masked from customer_360 where email_masked is not null limit 1").fetchone()
+    assert "***@" in masked[0]

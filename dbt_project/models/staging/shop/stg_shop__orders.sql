@@ -41,15 +41,18 @@ final as (
         *,
         order_status = 'completed' as is_completed,
         order_status = 'refunded' as is_refunded,
-        {{ to_reporting_currency('gross_amount', 'currency') }} as gross_amount_reporting,
+        cast({{ to_reporting_currency('gross_amount', 'currency') }} as decimal(18, 2)) as gross_amount_reporting,
         case
             when order_status = 'completed'
-                then {{ to_reporting_currency('gross_amount - discount_amount', 'currency') }}
+                then cast({{ to_reporting_currency('gross_amount - discount_amount', 'currency') }} as decimal(18, 2))
             else 0
         end as net_revenue,
         case
             when order_status = 'completed' and cost_amount is not null
-                then {{ to_reporting_currency('gross_amount - discount_amount - cost_amount', 'currency') }}
+                then cast(
+                    {{ to_reporting_currency('gross_amount - discount_amount - cost_amount', 'currency') }}
+                    as decimal(18, 2)
+                )
         end as profit
     from normalized
 )
