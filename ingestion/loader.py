@@ -90,7 +90,6 @@ _MAX_VALUE_IN_REASON = 80
 
 # Temporary objects, per connection; dropped after each file.
 _STAGE = "c360_ingest_stage"
-_STAGE_VIEW = "c360_ingest_stage_view"
 _TYPED = "c360_ingest_typed"
 _REJECTS = "c360_ingest_rejects"
 _REJECT_SCANS = "c360_ingest_reject_scans"
@@ -286,7 +285,6 @@ def _session(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         "SELECT current_setting('TimeZone'), current_setting('preserve_insertion_order')"
     ).fetchone()  # type: ignore[misc]
     con.execute("SET TimeZone = 'UTC'")  # naive timestamps are UTC; offsets convert to UTC
-    con.execute("SET preserve_insertion_order = true")  # row order = file order, for line numbers
     try:
         yield
     finally:
@@ -315,12 +313,23 @@ class _Scan:
 
 @dataclass
 class _TextStats:
-    """Statistics of UTF-8 text, used for CSV line numbers."""
+    """Line statistics of UTF-8 text, for CSV line numbers (see :func:`_stage_csv`)."""
 
-    newlines: int = 0
-    ends_with_newline: bool = True
-    has_blank_lines: bool = False
+    content_lines: int = 0  # physical lines up to the last one with content (trailing line breaks ignored)
     only_whitespace: bool = True
+    newlines: int = 0
+
+    def feed(self, data: bytes) -> None:
+        """Account for the next piece of the text."""
+        count = data.count(b"\n")
+        end = len(data)
+        while end and data[end - 1] in (10, 13):  # trailing line breaks
+            end -= 1
+        if end:
+            self.content_lines = self.newlines + count - data.count(b"\n", end) + 1
+            if self.only_whitespace and not data.isspace():
+                self.only_whitespace = False
+        self.newlines += count
 
 
 @dataclass
@@ -439,7 +448,6 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"DROP VIEW IF EXISTS temp.main.{_STAGE_VIEW}")
     for name in _TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
 
@@ -454,38 +462,29 @@ def _scan(path: Path, rel: str, source: str, *, validate_utf8: bool, encoding: s
     head = b""
     tail = b""
     stats = _TextStats() if validate_utf8 else None
-    decoder = codecs.getincrementaldecoder("utf-8-sig")() if validate_utf8 else None
+    decoder = codecs.getincrementaldecoder("utf-8")() if validate_utf8 else None
     decode_error: FileError | None = None
-    carry = b"\n"  # a virtual newline before the file, so that a blank first line is seen
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
             if not head:
                 head = chunk[:65536]
             tail = (tail + chunk)[-8:]
-            if decoder is not None and stats is not None:
+            if decoder is not None and (decoder.getstate()[0] or not chunk.isascii()):  # ASCII is UTF-8
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
-                    decode_error = _decode_error(
-                        rel, source, encoding, size + len(chunk) - len(exc.object) + exc.start, exc
-                    )
+                    offset = size + len(chunk) - len(exc.object) + exc.start
+                    decode_error = _decode_error(rel, source, encoding, offset, exc)
                     decoder = None
-                stats.newlines += chunk.count(b"\n")
-                window = carry + chunk
-                if not stats.has_blank_lines and (b"\n\n" in window or b"\n\r\n" in window):
-                    stats.has_blank_lines = True
-                if stats.only_whitespace and chunk.strip():
-                    stats.only_whitespace = False
-                carry = window[-2:]
+            if stats is not None:
+                stats.feed(chunk)
             size += len(chunk)
     if decoder is not None and decode_error is None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
             decode_error = _decode_error(rel, source, encoding, size - len(exc.object) + exc.start, exc)
-    if stats is not None:
-        stats.ends_with_newline = size == 0 or tail.endswith(b"\n")
     return _Scan(digest.hexdigest(), size, head, tail, stats, decode_error)
 
 
@@ -542,7 +541,6 @@ def _decode_to_utf8(
     opener = gzip.open if compressed else open
     codec = encoding or "utf-8"
     consumed = 0
-    carry = b"\n"
     try:
         with opener(path, "rb") as src, dest.open("wb") as out:  # type: ignore[operator]
             first = src.read(_CHUNK)
@@ -564,14 +562,7 @@ def _decode_to_utf8(
                     raise _decode_error(rel, source, encoding, offset, exc, gz=compressed) from None
                 data = chunk if passthrough else text.encode("utf-8")
                 out.write(data)
-                stats.newlines += data.count(b"\n")
-                window = carry + data
-                if b"\n\n" in window or b"\n\r\n" in window:
-                    stats.has_blank_lines = True
-                if stats.only_whitespace and data.strip():
-                    stats.only_whitespace = False
-                carry = window[-2:] if data else carry
-                stats.ends_with_newline = data.endswith(b"\n") if data else stats.ends_with_newline
+                stats.feed(data)
                 consumed += len(chunk)
                 chunk = src.read(_CHUNK)
             try:
@@ -613,18 +604,27 @@ def _mark_blank_lines(src: Path, dest: Path) -> None:
 # ----------------------------------------------------------------------------------------------- loading
 
 
+class _Lines:
+    """How to number the typed rows of a file, known once DuckDB has read it (and reported rejected lines)."""
+
+    def __init__(self, line_sql: str = "t._rn", join_sql: str = "", bad_lines: bool = False) -> None:
+        self.line_sql = line_sql  # SQL for the line/record number of typed row ``t``
+        self.join_sql = join_sql  # joins that ``line_sql`` needs
+        self.bad_lines = bad_lines  # ``_BAD_LINES`` holds lines (with ``line`` set) to quarantine
+
+
 @dataclass
 class _Staged:
-    """A file read into staging, described for the typing query."""
+    """A file as DuckDB reads it, described for the typing query."""
 
-    from_sql: str  # FROM clause; rows have the columns named in `columns` and `_line`
+    from_sql: str  # FROM clause; rows have `_rn` (record number in file order) and the `columns` expressions
     columns: dict[str, tuple[str, str]]  # contract column -> (SQL expression, DuckDB type)
     extra_sql: str  # SQL for _extra (JSON) or NULL
     raw_sql: str  # SQL for the raw record of a bad row
     extra_columns: list[str]
+    lines: _Lines  # how to number the rows
     ok_sql: str = "TRUE"  # record could be parsed at all (JSON)
     not_ok_reason_sql: str = "NULL"
-    bad_lines: bool = False  # rows in _BAD_LINES to quarantine (malformed CSV lines)
 
 
 def _load(
@@ -640,9 +640,11 @@ def _load(
 ) -> _Outcome:
     kind, compressed = fmt
     source = contract.source
+    con.execute("SET preserve_insertion_order = true")  # row order = file order, for line numbers
     with tempfile.TemporaryDirectory(prefix="c360-ingest-") as tmp:
+        staged: _Staged | None = None
         if scan.size == 0:
-            staged = None
+            pass
         elif kind == "parquet":
             staged = _stage_parquet(con, contract, path, rel, scan)
         else:
@@ -655,35 +657,34 @@ def _load(
             elif scan.decode_error is not None:
                 raise scan.decode_error
             if stats.only_whitespace:
-                staged = None
+                pass
             elif kind == "csv":
-                if stats.has_blank_lines:
-                    marked = Path(tmp) / "marked"
-                    _mark_blank_lines(read_path, marked)
-                    read_path = marked
-                staged = _stage_csv(con, contract, read_path, rel, stats, path.name)
+                staged = _stage_csv(con, contract, read_path, rel, stats, path.name, Path(tmp))
             else:
                 staged = _stage_json(con, contract, read_path, rel)
         rows_read = rows_loaded = rows_quarantined = 0
         extra_columns: list[str] = []
+        lines = _Lines()
         if staged is not None:
+            lines = staged.lines
+            # From here on row order does not matter (every row carries its number): let DuckDB write in parallel.
+            con.execute("SET preserve_insertion_order = false")
             _type_rows(con, contract, staged)
-            good, bad = con.execute(
-                f"SELECT count(*) FILTER (WHERE _errors IS NULL), count(*) FILTER (WHERE _errors IS NOT NULL) "
-                f"FROM {_TYPED}"
+            n_rows, good = con.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE _errors IS NULL) FROM {_TYPED}"
             ).fetchone()  # type: ignore[misc]
             bad_lines = 0
-            if staged.bad_lines:
-                bad_lines = con.execute(f"SELECT count(*) FROM {_BAD_LINES} WHERE NOT is_blank").fetchone()[0]  # type: ignore[index]
+            if lines.bad_lines:
+                (bad_lines,) = con.execute(f"SELECT count(*) FROM {_BAD_LINES} WHERE NOT is_blank").fetchone()  # type: ignore[misc]
             rows_loaded = int(good)
-            rows_quarantined = int(bad) + int(bad_lines)
+            rows_quarantined = int(n_rows) - int(good) + int(bad_lines)
             rows_read = rows_loaded + rows_quarantined
             extra_columns = staged.extra_columns
         # Raw rows, quarantine rows and the log row commit together or not at all.
         con.execute("BEGIN TRANSACTION")
         try:
             if staged is not None:
-                _insert_rows(con, contract, staged, rel, file_id, _now())
+                _insert_rows(con, contract, lines, rel, file_id, _now())
             con.execute(
                 "INSERT INTO raw.ingestion_log VALUES (?, ?, ?, ?, ?, 'loaded', ?, ?, ?, NULL, ?, ?, ?)",
                 [
@@ -710,7 +711,7 @@ def _load(
 def _insert_rows(
     con: duckdb.DuckDBPyConnection,
     contract: Contract,
-    staged: _Staged,
+    lines: _Lines,
     rel: str,
     file_id: int,
     loaded_at: datetime,
@@ -719,28 +720,58 @@ def _insert_rows(
     meta = [name for name, _ in METADATA_COLUMNS]
     con.execute(
         f"INSERT INTO {contract.table} ({', '.join(names + meta)}) "
-        f"SELECT {', '.join(names)}, ?, ?, _line, ?, _extra FROM {_TYPED} WHERE _errors IS NULL",
+        f"SELECT {', '.join(f't.{n}' for n in names)}, ?, ?, {lines.line_sql}, ?, t._extra "
+        f"FROM {_TYPED} t {lines.join_sql} WHERE t._errors IS NULL",
         [file_id, rel, loaded_at],
     )
     con.execute(
         f"""
         INSERT INTO raw.quarantine
-        SELECT ?, ?, ?, _line, e.column_name, e.value, e.reason, _raw, ?
-        FROM (SELECT _line, _raw, unnest(_errors) AS e FROM {_TYPED} WHERE _errors IS NOT NULL)
+        SELECT ?, ?, ?, line, e.column_name, e.value, e.reason, raw, ?
+        FROM (SELECT {lines.line_sql} AS line, t._raw AS raw, unnest(t._errors) AS e
+              FROM {_TYPED} t {lines.join_sql} WHERE t._errors IS NOT NULL)
         WHERE e IS NOT NULL
-        ORDER BY _line
+        ORDER BY line
         """,
         [contract.source, rel, file_id, loaded_at],
     )
-    if staged.bad_lines:
+    if lines.bad_lines:
         con.execute(
             f"""
             INSERT INTO raw.quarantine
-            SELECT ?, ?, ?, line, NULL, NULL, reason, text, ?
+            SELECT ?, ?, ?, line, NULL, NULL, reason, trim(text, E'\\r\\n'), ?
             FROM {_BAD_LINES} WHERE NOT is_blank ORDER BY line
             """,
             [contract.source, rel, file_id, loaded_at],
         )
+
+
+def _bad_lines_offset(con: duckdb.DuckDBPyConnection, header_lines: int) -> tuple[str, str]:
+    """SQL (expression, join) for the number of bad lines before typed row ``t`` (see :func:`_stage_csv`).
+
+    Bad line ``j`` (1-based, in line order) on logical line ``l_j`` comes after ``l_j - header - j`` good rows,
+    so row ``t`` has every bad line with ``rows_before < t._rn`` before it. A few bad lines become a CASE
+    expression; many become an ASOF join.
+    """
+    cumulative = con.execute(
+        f"SELECT logical - {header_lines} - j AS rows_before, max(j) FROM {_BAD_LINES} GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    if not cumulative:
+        return "0", ""
+    if len(cumulative) <= 256:
+        whens = []
+        previous = 0
+        for rows_before, j in cumulative:
+            whens.append(f"WHEN t._rn <= {int(rows_before)} THEN {previous}")
+            previous = int(j)
+        return f"(CASE {' '.join(whens)} ELSE {previous} END)", ""
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {_BAD_LINES_CUM} AS
+        SELECT logical - {header_lines} - j AS rows_before, max(j) AS j FROM {_BAD_LINES} GROUP BY ALL
+        """
+    )
+    return "coalesce(b.j, 0)", f"ASOF LEFT JOIN {_BAD_LINES_CUM} b ON t._rn > b.rows_before"
 
 
 # ----------------------------------------------------------------------------------------------- CSV
@@ -821,21 +852,22 @@ def _stage_csv(
     rel: str,
     stats: _TextStats,
     file_name: str,
+    tmp: Path,
 ) -> _Staged:
+    """Read a UTF-8 CSV file into ``_STAGE`` (text columns ``c<i>``); malformed lines go to ``_BAD_LINES``.
+
+    Line numbers: DuckDB numbers rejected lines by *logical* line (the header is line 1, a record with quoted
+    line breaks counts once) and returns good rows in file order, so good row ``i`` is on logical line
+    ``1 + i + (bad lines before it)``. Two things make logical and physical lines differ, and the line count of
+    the text tells whether either happened: line breaks inside quoted values (then the physical line adds the
+    line breaks of all earlier records) and blank lines, which DuckDB skips without counting them as rows. Files
+    with blank lines are read a second time with each blank line marked, so that it becomes a rejected line with
+    a known number (and is then dropped, not counted as a row).
+    """
     delimiter, header, header_breaks = _sniff_header(read_path, rel, file_name)
     positions, extras = _match_columns(contract, header, rel, delimiter=delimiter)
     n = len(header)
     columns_sql = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n))
-    con.execute(
-        f"""
-        CREATE TEMP TABLE {_STAGE} AS
-        SELECT row_number() OVER () AS _rn, *
-        FROM read_csv({_lit(str(read_path))}, header = true, delim = {_lit(delimiter)}, quote = '"',
-                      escape = '"', auto_detect = false, columns = {{{columns_sql}}}, strict_mode = true,
-                      null_padding = false, store_rejects = true, rejects_table = '{_REJECTS}',
-                      rejects_scan = '{_REJECT_SCANS}', rejects_limit = 0)
-        """
-    )
     marker = _lit(_BLANK_MARKER)
     delim_name = {",": "comma", ";": "semicolon", "\t": "tab"}[delimiter]
     reason = f"""CASE error_type
@@ -848,97 +880,105 @@ def _stage_csv(
         WHEN 'LINE SIZE OVER MAXIMUM' THEN 'malformed CSV line: the line is longer than the reader''s maximum '
             || 'line size (' || error_message || ')'
         ELSE 'malformed CSV line: ' || error_message END"""
-    con.execute(
-        f"""
-        CREATE TEMP TABLE {_BAD_LINES} AS
-        SELECT line AS logical, row_number() OVER (ORDER BY line) AS j, reason, text,
-               trim(text, E' \\t\\r\\n') IN ('', {marker}) AS is_blank,
-               length(trim(text, E'\\r\\n')) - length(replace(trim(text, E'\\r\\n'), E'\\n', '')) AS breaks,
-               NULL::BIGINT AS line
-        FROM (
-            SELECT line, arg_min({reason}, coalesce(column_idx, 0)) AS reason, arg_min(csv_line, column_idx) AS text
-            FROM {_REJECTS} GROUP BY line
+
+    def stage(path: Path) -> tuple[int, int, int]:
+        """Read ``path``; return (good rows, bad lines, line breaks inside bad lines)."""
+        for table in (_STAGE, _REJECTS, _REJECT_SCANS, _BAD_LINES):
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+        # In file order (preserve_insertion_order): a fresh table's rowid is then the record number, which is
+        # much cheaper than row_number() OVER () (that runs in one thread).
+        con.execute(
+            f"""
+            CREATE TEMP TABLE {_STAGE} AS
+            SELECT * FROM read_csv({_lit(str(path))}, header = true, delim = {_lit(delimiter)}, quote = '"',
+                                   escape = '"', auto_detect = false, columns = {{{columns_sql}}},
+                                   strict_mode = true, null_padding = false, store_rejects = true,
+                                   rejects_table = '{_REJECTS}', rejects_scan = '{_REJECT_SCANS}',
+                                   rejects_limit = 0)
+            """
         )
-        """
-    )
-    blank_marked = stats.has_blank_lines
-    # Values are read as text; a blank-line marker inside a quoted value is removed again.
-    expr = (lambda c: f"replace(c{c}, {marker}, '')") if blank_marked else (lambda c: f"c{c}")
-    from_sql = _line_numbers(con, header_breaks=header_breaks, stats=stats, n_columns=n, expr=expr)
-    extra_sql = (
-        "json_object(" + ", ".join(f"{_lit(name)}, {expr(i)}" for name, i in extras) + ")"
-        if extras
-        else "NULL"
-    )
-    raw_sql = (
-        "json_object("
-        + ", ".join(f"{_lit(h.strip() or f'column_{i + 1}')}, {expr(i)}" for i, h in enumerate(header))
-        + ")::VARCHAR"
-    )
+        con.execute(
+            f"""
+            CREATE TEMP TABLE {_BAD_LINES} AS
+            SELECT line AS logical, row_number() OVER (ORDER BY line) AS j, reason, text,
+                   trim(text, E' \\t\\r\\n') IN ('', {marker}) AS is_blank,
+                   length(trim(text, E'\\r\\n')) - length(replace(trim(text, E'\\r\\n'), E'\\n', '')) AS breaks,
+                   NULL::BIGINT AS line
+            FROM (
+                SELECT line, arg_min({reason}, coalesce(column_idx, 0)) AS reason,
+                       arg_min(csv_line, coalesce(column_idx, 0)) AS text
+                FROM {_REJECTS} GROUP BY line
+            )
+            """
+        )
+        (rows,) = con.execute(f"SELECT count(*) FROM {_STAGE}").fetchone()  # type: ignore[misc]
+        bad, bad_breaks = con.execute(
+            f"SELECT count(*), coalesce(sum(breaks), 0) FROM {_BAD_LINES}"
+        ).fetchone()  # type: ignore[misc]
+        return int(rows), int(bad), int(bad_breaks)
+
+    marked = False
+
+    def expr(i: int) -> str:  # a blank-line marker inside a quoted value is removed again
+        return f"replace(c{i}, {marker}, '')" if marked else f"c{i}"
+
+    def value_breaks() -> int:
+        per_row = " + ".join(
+            f"coalesce(length(c{i}) - length(replace(c{i}, E'\\n', '')), 0)" for i in range(n)
+        )
+        (total,) = con.execute(f"SELECT coalesce(sum({per_row}), 0) FROM {_STAGE}").fetchone()  # type: ignore[misc]
+        return int(total)
+
+    rows, bad, bad_breaks = stage(read_path)
+    logical_lines = 1 + header_breaks + rows + bad
+    breaks = None
+    if stats.content_lines != logical_lines:
+        breaks = bad_breaks + value_breaks()
+        if stats.content_lines != logical_lines + breaks:  # blank lines: mark them and read again
+            marked_path = tmp / "blank-lines-marked"
+            _mark_blank_lines(read_path, marked_path)
+            marked = True
+            rows, bad, bad_breaks = stage(marked_path)
+            breaks = bad_breaks + value_breaks()
+    offset, join = _bad_lines_offset(con, header_lines=1)
+    if not breaks:
+        con.execute(f"UPDATE {_BAD_LINES} SET line = logical + {header_breaks}")
+        lines = _Lines(f"(1 + {header_breaks} + t._rn + {offset})", join, bad_lines=True)
+    else:  # physical line = logical line + all line breaks in earlier records
+        per_row = " + ".join(
+            f"coalesce(length({expr(i)}) - length(replace({expr(i)}, E'\\n', '')), 0)" for i in range(n)
+        )
+        con.execute(
+            f"""
+            CREATE TEMP TABLE {_PHYSICAL} AS
+            WITH records AS (
+                SELECT t._rn, NULL::BIGINT AS bad_logical, 1 + t._rn + {offset} AS logical, t.breaks
+                FROM (SELECT rowid + 1 AS _rn, {per_row} AS breaks FROM {_STAGE}) t {join}
+                UNION ALL
+                SELECT NULL, logical, logical, breaks FROM {_BAD_LINES}
+            )
+            SELECT _rn, bad_logical,
+                   logical + {header_breaks} + coalesce(sum(breaks) OVER (
+                       ORDER BY logical ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS line
+            FROM records
+            """
+        )
+        con.execute(
+            f"UPDATE {_BAD_LINES} SET line = p.line FROM {_PHYSICAL} p WHERE p.bad_logical = {_BAD_LINES}.logical"
+        )
+        lines = _Lines("p.line", f"JOIN {_PHYSICAL} p ON p._rn = t._rn", bad_lines=True)
+    extra_sql = "NULL"
+    if extras:
+        extra_sql = "json_object(" + ", ".join(f"{_lit(name)}, {expr(i)}" for name, i in extras) + ")"
+    raw_pairs = ", ".join(f"{_lit(h.strip() or f'column_{i + 1}')}, {expr(i)}" for i, h in enumerate(header))
     return _Staged(
-        from_sql=from_sql,
+        from_sql=f"(SELECT rowid + 1 AS _rn, * FROM {_STAGE})",
         columns={name: (expr(i), "VARCHAR") for name, i in positions.items()},
         extra_sql=extra_sql,
-        raw_sql=raw_sql,
+        raw_sql=f"json_object({raw_pairs})::VARCHAR",
         extra_columns=[name for name, _ in extras],
-        bad_lines=True,
+        lines=lines,
     )
-
-
-def _line_numbers(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    header_breaks: int,
-    stats: _TextStats,
-    n_columns: int,
-    expr: Callable[[int], str],
-) -> str:
-    """FROM clause giving each CSV staging row its physical line ``_line``; also fills ``line`` of bad lines.
-
-    DuckDB numbers rejected lines by *logical* line (the header is line 1, a record with quoted line breaks
-    counts once, blank lines count) and keeps accepted rows in file order. Accepted row ``i`` is therefore on
-    logical line ``1 + i + (bad lines before it)``; bad line ``j`` (in line order) comes after
-    ``logical_j - 1 - j`` accepted rows. When values contain line breaks, the physical line adds the line breaks
-    of all earlier records.
-    """
-    con.execute(
-        f"""
-        CREATE TEMP TABLE {_BAD_LINES_CUM} AS
-        SELECT logical - 1 - j AS rows_before, max(j) AS j FROM {_BAD_LINES} GROUP BY ALL
-        """
-    )
-    logical = "(1 + s._rn + coalesce(b.j, 0))"
-    asof = f"ASOF LEFT JOIN {_BAD_LINES_CUM} b ON s._rn > b.rows_before"
-    n_rows, n_bad, bad_breaks = con.execute(
-        f"SELECT (SELECT count(*) FROM {_STAGE}), count(*), coalesce(sum(breaks), 0) FROM {_BAD_LINES}"
-    ).fetchone()  # type: ignore[misc]
-    logical_lines = 1 + int(n_rows) + int(n_bad)
-    physical_lines = stats.newlines + (0 if stats.ends_with_newline else 1)
-    if physical_lines == logical_lines + header_breaks and not bad_breaks:
-        con.execute(f"UPDATE {_BAD_LINES} SET line = logical + {header_breaks}")
-        return f"(SELECT s.*, {logical} + {header_breaks} AS _line FROM {_STAGE} s {asof})"
-    breaks = " + ".join(
-        f"coalesce(length({expr(i)}) - length(replace({expr(i)}, E'\\n', '')), 0)" for i in range(n_columns)
-    )
-    con.execute(
-        f"""
-        CREATE TEMP TABLE {_PHYSICAL} AS
-        WITH records AS (
-            SELECT s._rn, NULL::BIGINT AS bad_logical, {logical} AS logical, {breaks} AS breaks
-            FROM {_STAGE} s {asof}
-            UNION ALL
-            SELECT NULL, logical, logical, breaks FROM {_BAD_LINES}
-        )
-        SELECT _rn, bad_logical,
-               logical + {header_breaks} + coalesce(sum(breaks) OVER (
-                   ORDER BY logical ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS line
-        FROM records
-        """
-    )
-    con.execute(
-        f"UPDATE {_BAD_LINES} SET line = p.line FROM {_PHYSICAL} p WHERE p.bad_logical = {_BAD_LINES}.logical"
-    )
-    return f"(SELECT s.*, p.line AS _line FROM {_STAGE} s JOIN {_PHYSICAL} p ON p._rn = s._rn)"
 
 
 # ----------------------------------------------------------------------------------------------- JSON
@@ -949,67 +989,49 @@ def _json_pointer(key: str) -> str:
 
 
 def _stage_json(con: duckdb.DuckDBPyConnection, contract: Contract, read_path: Path, rel: str) -> _Staged:
+    """Describe a JSON Lines file (or a ``.json`` file holding one array of objects) for the typing query.
+
+    JSON Lines is read as text, one row per physical line (blank lines included, so the row number is the line
+    number), and parsed with DuckDB's JSON functions; lines that are not a JSON object are quarantined.
+    """
     with read_path.open("rb") as f:
-        start = f.read(4096).lstrip()
-    if start.startswith(b"["):  # one JSON array of objects (.json); records are numbered, not lines
-        try:
-            con.execute(
-                f"""
-                CREATE TEMP TABLE {_STAGE} AS
-                SELECT generate_subscripts(arr, 1) AS _rn, unnest(arr)::VARCHAR AS line
-                FROM (SELECT json_extract(content, '$[*]') AS arr FROM read_text({_lit(str(read_path))}))
-                """
-            )
-        except duckdb.Error as exc:
-            raise FileError(
-                f"{rel}: is not valid JSON ({_first_lines(str(exc), 1)}); fix or re-export it"
-            ) from None
-        con.execute(
-            f"CREATE TEMP TABLE {_BAD_LINES} (logical BIGINT, j BIGINT, reason VARCHAR, text VARCHAR, is_blank BOOLEAN, breaks BIGINT, line BIGINT)"
+        array = f.read(4096).lstrip().startswith(b"[")
+    path_sql = _lit(str(read_path))
+    if array:  # records are numbered, not lines
+        stage = (
+            f"SELECT generate_subscripts(arr, 1) AS _rn, unnest(arr)::VARCHAR AS line "
+            f"FROM (SELECT json_extract(content, '$[*]') AS arr FROM read_text({path_sql}))"
         )
     else:
-        con.execute(
-            f"""
-            CREATE TEMP TABLE {_STAGE} AS
-            SELECT row_number() OVER () AS _rn, line
-            FROM read_csv({_lit(str(read_path))}, header = false, delim = {_lit(_JSON_LINE_DELIM)}, quote = '',
-                          escape = '', auto_detect = false, columns = {{'line': 'VARCHAR'}},
-                          store_rejects = true, rejects_table = '{_REJECTS}', rejects_scan = '{_REJECT_SCANS}',
-                          rejects_limit = 0)
-            """
+        stage = (
+            f"SELECT line FROM read_csv({path_sql}, header = false, "
+            f"delim = {_lit(_JSON_LINE_DELIM)}, quote = '', escape = '', auto_detect = false, "
+            f"columns = {{'line': 'VARCHAR'}}, store_rejects = true, rejects_table = '{_REJECTS}', "
+            f"rejects_scan = '{_REJECT_SCANS}', rejects_limit = 0)"
         )
-        con.execute(
-            f"""
-            CREATE TEMP TABLE {_BAD_LINES} AS
-            SELECT line AS logical, row_number() OVER (ORDER BY line) AS j,
-                   'malformed line: ' || error_message AS reason, text, false AS is_blank, 0 AS breaks,
-                   NULL::BIGINT AS line
-            FROM (SELECT line, first(error_message) AS error_message, first(csv_line) AS text
-                  FROM {_REJECTS} GROUP BY line)
-            """
-        )
-    # CASE, not AND: DuckDB evaluates both sides of AND, and json_type() fails on invalid JSON.
-    is_object = "(CASE WHEN json_valid(s.line) THEN json_type(s.line) = 'OBJECT' ELSE false END)"
-    not_blank = "trim(coalesce(s.line, ''), E' \\t\\r\\n') <> ''"
-    counts = con.execute(
-        f"SELECT count(*) FILTER (WHERE {not_blank}), count(*) FILTER (WHERE {not_blank} AND {is_object}) "
-        f"FROM {_STAGE} s"
-    ).fetchone()
-    assert counts is not None
-    if counts[0] and not counts[1]:
+    try:
+        con.execute(f"CREATE TEMP TABLE {_STAGE} AS {stage}")  # materialized: see _stage_csv
+    except duckdb.InvalidInputException as exc:
         raise FileError(
-            f"{rel}: none of its {counts[0]:,} records is a JSON object; it does not look like JSON Lines "
+            f"{rel}: is not valid JSON ({_first_lines(str(exc), 1)}); fix or re-export it"
+        ) from None
+    records = _STAGE if array else f"(SELECT rowid + 1 AS _rn, line FROM {_STAGE})"  # see _stage_csv
+    # CASE, not AND: DuckDB evaluates both sides of AND, and json_type() fails on invalid JSON.
+    is_object = "(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END)"
+    not_blank = "trim(coalesce(line, ''), E' \\t\\r\\n') <> ''"
+    n_records, n_objects, key_lists = con.execute(
+        f"""
+        SELECT count(*), count(*) FILTER (WHERE is_object),
+               list(DISTINCT CASE WHEN is_object THEN json_keys(line) END)
+        FROM (SELECT line, {is_object} AS is_object FROM {records} WHERE {not_blank})
+        """
+    ).fetchone()  # type: ignore[misc]
+    if n_records and not n_objects:
+        raise FileError(
+            f"{rel}: none of its {n_records:,} records is a JSON object; it does not look like JSON Lines "
             "(one JSON object per line). Check the file's format and extension."
         )
-    keys: list[str] = sorted(
-        {
-            k
-            for (ks,) in con.execute(
-                f"SELECT DISTINCT json_keys(s.line) FROM {_STAGE} s WHERE {is_object}"
-            ).fetchall()
-            for k in ks
-        }
-    )
+    keys = sorted({k for ks in key_lists or [] if ks for k in ks})
     known = {c.name for c in contract.columns}
     by_column: dict[str, list[str]] = {}
     extras: list[str] = []
@@ -1027,38 +1049,44 @@ def _stage_json(con: duckdb.DuckDBPyConnection, contract: Contract, read_path: P
         name: ("coalesce(" + ", ".join(f"_vals[{index[k]}]" for k in spellings) + ")", "VARCHAR")
         for name, spellings in by_column.items()
     }
+    extra_sql = "NULL"
     if extras:
         extra_paths = "[" + ", ".join(_lit(_json_pointer(k)) for k in extras) + "]"
-        extra_sql = (
-            "json_object("
-            + ", ".join(
-                f"{_lit(k)}, json_extract(line, {extra_paths})[{i + 1}]" for i, k in enumerate(extras)
-            )
-            + ")"
+        pairs = ", ".join(
+            f"{_lit(k)}, json_extract(line, {extra_paths})[{i + 1}]" for i, k in enumerate(extras)
         )
-    else:
-        extra_sql = "NULL"
-    con.execute(
-        f"CREATE TEMP TABLE {_BAD_LINES_CUM} AS SELECT logical - j AS rows_before, max(j) AS j FROM {_BAD_LINES} GROUP BY ALL"
-    )
-    con.execute(f"UPDATE {_BAD_LINES} SET line = logical")
+        extra_sql = f"CASE WHEN _ok THEN json_object({pairs}) END"
+
+    lines = _Lines()
+    if not array:
+        con.execute(
+            f"""
+            CREATE TEMP TABLE {_BAD_LINES} AS
+            SELECT line AS logical, row_number() OVER (ORDER BY line) AS j,
+                   'malformed line: ' || error_message AS reason, text, false AS is_blank, line
+            FROM (SELECT line, first(error_message) AS error_message, first(csv_line) AS text
+                  FROM {_REJECTS} GROUP BY line)
+            """
+        )
+        offset, join = _bad_lines_offset(con, header_lines=0)
+        lines = _Lines(f"(t._rn + {offset})", join, bad_lines=True)
+
     return _Staged(
         from_sql=(
-            f"(SELECT s.*, s._rn + coalesce(b.j, 0) AS _line, {is_object} AS _ok, "
-            f"CASE WHEN {is_object} THEN json_extract_string(s.line, {paths}) END AS _vals "
-            f"FROM {_STAGE} s ASOF LEFT JOIN {_BAD_LINES_CUM} b ON s._rn > b.rows_before WHERE {not_blank})"
+            f"(SELECT *, CASE WHEN _ok THEN json_extract_string(line, {paths}) END AS _vals "
+            f"FROM (SELECT _rn, line, {is_object} AS _ok FROM {records} WHERE {not_blank}))"
         ),
         columns=columns,
-        extra_sql=f"CASE WHEN _ok THEN {extra_sql} END" if extras else "NULL",
+        extra_sql=extra_sql,
         raw_sql="line",
         extra_columns=extras,
+        lines=lines,
         ok_sql="_ok",
         not_ok_reason_sql=(
             "CASE WHEN json_valid(line) THEN 'the record is valid JSON but not an object; each line of a JSON "
             "Lines file must be one JSON object' ELSE 'the line is not valid JSON; each line of a JSON Lines "
             "file must be one complete JSON object' END"
         ),
-        bad_lines=True,
     )
 
 
@@ -1083,20 +1111,17 @@ def _stage_parquet(
     names = [row[0] for row in described if row[0] != "file_row_number"]
     types = {row[0]: row[1] for row in described}
     positions, extras = _match_columns(contract, names, rel)
-    con.execute(
-        f"CREATE TEMP VIEW {_STAGE_VIEW} AS SELECT file_row_number + 1 AS _line, "
-        + ", ".join(f"{_ident(n)} AS c{i}" for i, n in enumerate(names))
-        + f" FROM {source_sql}"
-    )
-    extra_sql = (
-        "json_object(" + ", ".join(f"{_lit(name)}, c{i}" for name, i in extras) + ")" if extras else "NULL"
-    )
+    columns = ", ".join(f"{_ident(n)} AS c{i}" for i, n in enumerate(names))
+    extra_sql = "NULL"
+    if extras:
+        extra_sql = "json_object(" + ", ".join(f"{_lit(name)}, c{i}" for name, i in extras) + ")"
     return _Staged(
-        from_sql=_STAGE_VIEW,
+        from_sql=f"(SELECT file_row_number + 1 AS _rn, {columns} FROM {source_sql})",
         columns={name: (f"c{i}", types[names[i]]) for name, i in positions.items()},
         extra_sql=extra_sql,
         raw_sql="json_object(" + ", ".join(f"{_lit(n)}, c{i}" for i, n in enumerate(names)) + ")::VARCHAR",
         extra_columns=[name for name, _ in extras],
+        lines=_Lines(),
     )
 
 
@@ -1112,54 +1137,74 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def _type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: _Staged) -> None:
-    """Create ``_TYPED``: typed contract columns, ``_line``, ``_extra``, ``_errors`` (NULL = good) and ``_raw``.
+    """Create ``_TYPED``: typed contract columns, ``_rn``, ``_extra``, ``_errors`` (NULL = good) and ``_raw``.
 
-    One statement of nested projections, each level computing from the previous one: the original text
-    ``o<i>``, the trimmed/case-normalized text ``v<i>`` (and native value ``n<i>`` for typed Parquet columns),
-    the parsed value ``p<i>``, the final typed value ``t<i>``, the first broken rule per column ``e<i>``, then the
-    cross-column rules ``x<k>`` (only when both columns passed their own rules).
+    One statement of nested projections, each level computing from the previous one: the trimmed and
+    case-normalized text ``v<i>`` (and the native value ``n<i>`` of typed Parquet columns), the parsed value
+    ``p<i>``, the final typed value ``t<i>``, the number ``f<i>`` of the first broken rule of each column (0 =
+    fine), the cross-column rules ``g<k>`` (only checked when both columns passed their own rules). Reasons are
+    only built for the rows that broke a rule, so good rows cost a few integer comparisons.
     """
-    texts, parsed, typed, rules, cross = [], [], [], [], []
-    error_names: list[str] = []
+    texts, parsed, typed, flags, cross = [], [], [], [], []
+    errors: list[str] = []  # SQL for each possible error struct (NULL when that check passed)
+    flagged: list[str] = []  # SQL conditions "this check failed"
+    with_rules: set[int] = set()
     for i, col in enumerate(contract.columns):
         expr, duck_type = staged.columns.get(col.name, ("NULL", "VARCHAR"))
         native = duck_type.upper() != "VARCHAR"
-        text = f"NULLIF(trim(CAST({expr} AS VARCHAR)), '')"
+        raw = f"CAST({expr} AS VARCHAR)"
+        # trim() is slow; most values have nothing to trim, and the LIKE tests are cheap.
+        text = f"NULLIF(CASE WHEN {raw} LIKE ' %' OR {raw} LIKE '% ' THEN trim({raw}) ELSE {raw} END, '')"
         if col.case:
             text = f"{col.case}({text})"
-        texts += [f"CAST({expr} AS VARCHAR) AS o{i}", f"{text} AS v{i}"]
+        texts.append(f"{text} AS v{i}")
         if native:
             texts.append(f"{expr} AS n{i}")
         parsed.append(f"{_parse_sql(col, f'v{i}', f'n{i}' if native else None, duck_type)} AS p{i}")
         typed.append(f"{_final_sql(col, f'p{i}')} AS t{i}")
-        rules.append(f"{_rule_sql(contract, col, i)} AS e{i}")
-        error_names.append(f"e{i}")
+        cases = _rule_cases(contract, col, i)
+        if not cases:
+            continue
+        whens = " ".join(f"WHEN {cond} THEN {k + 1}" for k, (cond, _) in enumerate(cases))
+        flags.append(f"CASE {whens} ELSE 0 END AS f{i}")
+        value = f"CAST({expr} AS VARCHAR)"
+        structs = " ".join(
+            f"WHEN {k + 1} THEN {_error_sql(_lit(col.name), value, reason)}"
+            for k, (_, reason) in enumerate(cases)
+        )
+        errors.append(f"CASE f{i} {structs} END")
+        flagged.append(f"f{i} > 0")
+        with_rules.add(i)
     for k, rule in enumerate(contract.cross_rules):
         a = next(i for i, c in enumerate(contract.columns) if c.name == rule.column)
         b = next(i for i, c in enumerate(contract.columns) if c.name == rule.other)
+        passed = " AND ".join([f"f{x} = 0" for x in (a, b) if x in with_rules] + [f"t{a} > t{b}"])
+        cross.append(f"coalesce({passed}, false) AS g{k}")
         reason = _text_sql(
             rule.column + " '{a}' is greater than " + rule.other + " '{b}'; " + rule.explanation,
             a=f"left(v{a}, {_MAX_VALUE_IN_REASON})",
             b=f"left(v{b}, {_MAX_VALUE_IN_REASON})",
         )
-        error = _error_sql(_lit(rule.column), f"o{a}", reason)
-        cross.append(f"CASE WHEN e{a} IS NULL AND e{b} IS NULL AND t{a} > t{b} THEN {error} END AS x{k}")
-        error_names.append(f"x{k}")
-    any_error = " OR ".join(f"{e} IS NOT NULL" for e in error_names)
+        value = (
+            f"CAST({staged.columns[rule.column][0]} AS VARCHAR)" if rule.column in staged.columns else "NULL"
+        )
+        errors.append(f"CASE WHEN g{k} THEN {_error_sql(_lit(rule.column), value, reason)} END")
+        flagged.append(f"g{k}")
     not_ok = f"[{_error_sql('NULL::VARCHAR', 'NULL::VARCHAR', staged.not_ok_reason_sql)}]"
     typed_columns = ", ".join(f"t{i} AS {c.name}" for i, c in enumerate(contract.columns))
     query = f"SELECT *, {', '.join(texts)}, {staged.extra_sql} AS _extra FROM {staged.from_sql} s"
-    for level in (parsed, typed, rules, cross):
+    for level in (parsed, typed, flags, cross):
         if level:
             query = f"SELECT *, {', '.join(level)} FROM ({query})"
+    any_error = " OR ".join(flagged) or "false"
     con.execute(
         f"""
         CREATE TEMP TABLE {_TYPED} AS
-        SELECT {typed_columns}, _line, _extra, _errors,
+        SELECT {typed_columns}, _rn, _extra, _errors,
                CASE WHEN _errors IS NOT NULL THEN {staged.raw_sql} END AS _raw
         FROM (
             SELECT *, CASE WHEN NOT {staged.ok_sql} THEN {not_ok}
-                           WHEN {any_error} THEN [{", ".join(error_names)}] END AS _errors
+                           WHEN {any_error} THEN [{", ".join(errors)}] END AS _errors
             FROM ({query})
         )
         """
@@ -1192,7 +1237,8 @@ def _parse_sql(col: Column, v: str, native: str | None, duck_type: str) -> str:
 
 def _final_sql(col: Column, p: str) -> str:
     if col.type == "timestamp":
-        return f"CASE WHEN isfinite({p}) THEN timezone('UTC', {p}) END"
+        # = timezone('UTC', p) under TimeZone UTC, without the (slow) time zone conversion
+        return f"CASE WHEN isfinite({p}) THEN make_timestamp(epoch_us({p})) END"
     if col.type == "integer":
         return f"CASE WHEN isfinite({p}) AND {p} = floor({p}) AND abs({p}) < 2147483647 THEN CAST({p} AS INTEGER) END"
     if col.type == "text":
@@ -1204,9 +1250,9 @@ def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _rule_sql(contract: Contract, col: Column, i: int) -> str:
-    """SQL for the first broken rule of column ``i`` as a struct (column_name, value, reason), or NULL."""
-    v, o, t = f"v{i}", f"o{i}", f"t{i}"
+def _rule_cases(contract: Contract, col: Column, i: int) -> list[tuple[str, str]]:
+    """The rules of column ``i``, in order, as (SQL condition "broken", SQL reason)."""
+    v, t = f"v{i}", f"t{i}"
     shown = {"value": f"left({v}, {_MAX_VALUE_IN_REASON})"}
     name = col.name
     cases: list[tuple[str, str]] = []
@@ -1256,10 +1302,7 @@ def _rule_sql(contract: Contract, col: Column, i: int) -> str:
             f"outside the allowed range {bounds}" if bounds else f"above the maximum {_number(col.maximum)}"
         )
         cases.append((f"{t} > {col.maximum}", _text_sql(name + " '{value}' is " + limit, **shown)))
-    if not cases:
-        return "NULL"
-    whens = " ".join(f"WHEN {cond} THEN {_error_sql(_lit(name), o, reason)}" for cond, reason in cases)
-    return f"CASE {whens} END"
+    return cases
 
 
 def _error_sql(column: str, value: str, reason: str) -> str:

@@ -822,3 +822,28 @@ def test_progress_reports_counts_per_file(tmp_path: Path, connect: Connect) -> N
 
 def test_missing_source_folder_is_not_an_error(tmp_path: Path, connect: Connect) -> None:
     assert ingest_source(connect(), "survey_responses", tmp_path).files == []
+
+
+def test_blank_lines_inside_quoted_values_and_between_rows(tmp_path: Path, connect: Connect) -> None:
+    header = "response_id,submitted_at,nps_score,comment"
+    text = (
+        f"{header}\n"
+        'S-1,2025-01-01,9,"first paragraph\n\nsecond paragraph"\n'  # lines 2-4
+        "\n"  # line 5: blank
+        "S-2,2025-01-01,x,plain\n"  # line 6: bad nps
+        "   \n"  # line 7: only spaces
+        "S-3,2025-01-01,7,\n"  # line 8
+        "\n\n"  # trailing blank lines
+    )
+    landing = one_file(tmp_path, "survey_responses", "s.csv", text.encode())
+    con = connect()
+    f = ingest_source(con, "survey_responses", landing).files[0]
+    assert (f.rows_read, f.rows_loaded, f.rows_quarantined) == (3, 2, 1)
+    assert rows(con, "SELECT response_id, comment, _source_line FROM raw.survey_responses ORDER BY 3") == [
+        ("S-1", "first paragraph\n\nsecond paragraph", 2),
+        ("S-3", None, 8),
+    ]
+    assert [(line, column) for line, column, *_ in quarantine(con, "survey_responses/s.csv")] == [
+        (6, "nps_score")
+    ]
+    assert_reconciles(con)
