@@ -556,7 +556,10 @@ def _decode_to_utf8(
             chunk = first
             while chunk:
                 try:
-                    text = decoder.decode(chunk)
+                    if passthrough and not decoder.getstate()[0] and chunk.isascii():
+                        text = ""  # ASCII is valid UTF-8 and written as it is
+                    else:
+                        text = decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
                     offset = consumed + len(chunk) - len(exc.object) + exc.start
                     raise _decode_error(rel, source, encoding, offset, exc, gz=compressed) from None
@@ -604,13 +607,13 @@ def _mark_blank_lines(src: Path, dest: Path) -> None:
 # ----------------------------------------------------------------------------------------------- loading
 
 
+@dataclass
 class _Lines:
     """How to number the typed rows of a file, known once DuckDB has read it (and reported rejected lines)."""
 
-    def __init__(self, line_sql: str = "t._rn", join_sql: str = "", bad_lines: bool = False) -> None:
-        self.line_sql = line_sql  # SQL for the line/record number of typed row ``t``
-        self.join_sql = join_sql  # joins that ``line_sql`` needs
-        self.bad_lines = bad_lines  # ``_BAD_LINES`` holds lines (with ``line`` set) to quarantine
+    line_sql: str = "t._rn"  # SQL for the line/record number of typed row ``t``
+    join_sql: str = ""  # joins that ``line_sql`` needs
+    bad_lines: bool = False  # ``_BAD_LINES`` holds lines (with ``line`` set) to quarantine
 
 
 @dataclass
@@ -988,8 +991,10 @@ def _json_pointer(key: str) -> str:
     return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
-def _stage_json(con: duckdb.DuckDBPyConnection, contract: Contract, read_path: Path, rel: str) -> _Staged:
-    """Describe a JSON Lines file (or a ``.json`` file holding one array of objects) for the typing query.
+def _stage_json(
+    con: duckdb.DuckDBPyConnection, contract: Contract, read_path: Path, rel: str
+) -> _Staged | None:
+    """Read a JSON Lines file (or a ``.json`` file holding one array of objects); None if it has no records.
 
     JSON Lines is read as text, one row per physical line (blank lines included, so the row number is the line
     number), and parsed with DuckDB's JSON functions; lines that are not a JSON object are quarantined.
@@ -1026,7 +1031,9 @@ def _stage_json(con: duckdb.DuckDBPyConnection, contract: Contract, read_path: P
         FROM (SELECT line, {is_object} AS is_object FROM {records} WHERE {not_blank})
         """
     ).fetchone()  # type: ignore[misc]
-    if n_records and not n_objects:
+    if not n_records:  # e.g. an empty JSON array
+        return None
+    if not n_objects:
         raise FileError(
             f"{rel}: none of its {n_records:,} records is a JSON object; it does not look like JSON Lines "
             "(one JSON object per line). Check the file's format and extension."
@@ -1151,7 +1158,7 @@ def _type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: _Stag
     with_rules: set[int] = set()
     for i, col in enumerate(contract.columns):
         expr, duck_type = staged.columns.get(col.name, ("NULL", "VARCHAR"))
-        native = duck_type.upper() != "VARCHAR"
+        native = _native_ok(col.type, duck_type)
         raw = f"CAST({expr} AS VARCHAR)"
         # trim() is slow; most values have nothing to trim, and the LIKE tests are cheap.
         text = f"NULLIF(CASE WHEN {raw} LIKE ' %' OR {raw} LIKE '% ' THEN trim({raw}) ELSE {raw} END, '')"
@@ -1160,7 +1167,7 @@ def _type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: _Stag
         texts.append(f"{text} AS v{i}")
         if native:
             texts.append(f"{expr} AS n{i}")
-        parsed.append(f"{_parse_sql(col, f'v{i}', f'n{i}' if native else None, duck_type)} AS p{i}")
+        parsed.append(f"{_parse_sql(col, f'v{i}', f'n{i}' if native else None)} AS p{i}")
         typed.append(f"{_final_sql(col, f'p{i}')} AS t{i}")
         cases = _rule_cases(contract, col, i)
         if not cases:
@@ -1211,9 +1218,26 @@ def _type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: _Stag
     )
 
 
-def _parse_sql(col: Column, v: str, native: str | None, duck_type: str) -> str:
-    """SQL parsing the trimmed text ``v`` (or the native value) to the column's type; NULL if it cannot."""
+_NUMERIC_TYPES = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+    "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
+)  # fmt: skip
+
+
+def _native_ok(column_type: str, duck_type: str) -> bool:
+    """Can a typed (Parquet) value of ``duck_type`` be converted directly, without going through text?"""
     upper = duck_type.upper()
+    if column_type in ("timestamp", "date"):
+        return upper == "DATE" or upper.startswith("TIMESTAMP")
+    if column_type in ("decimal", "integer"):
+        return upper.startswith(_NUMERIC_TYPES)
+    if column_type == "boolean":
+        return upper == "BOOLEAN"
+    return False
+
+
+def _parse_sql(col: Column, v: str, native: str | None) -> str:
+    """SQL parsing the trimmed text ``v`` (or the native value) to the column's type; NULL if it cannot."""
     if col.type == "text":
         return v
     if col.type == "timestamp":
@@ -1223,26 +1247,25 @@ def _parse_sql(col: Column, v: str, native: str | None, duck_type: str) -> str:
     if col.type == "integer":
         return f"TRY_CAST({native or v} AS DOUBLE)"
     if col.type == "boolean":
-        if native and upper == "BOOLEAN":
+        if native:
             return native
         true_values = ", ".join(_lit(x) for x in TRUE_VALUES)
         false_values = ", ".join(_lit(x) for x in FALSE_VALUES)
         return f"CASE WHEN lower({v}) IN ({true_values}) THEN true WHEN lower({v}) IN ({false_values}) THEN false END"
     if col.type == "date":
-        if native and (upper == "DATE" or upper.startswith("TIMESTAMP")):
+        if native:
             return f"CAST({native} AS DATE)"
         return f"coalesce(TRY_CAST({v} AS DATE), CAST(TRY_CAST({v} AS TIMESTAMP) AS DATE))"
     raise ValueError(f"unknown column type {col.type!r}")
 
 
 def _final_sql(col: Column, p: str) -> str:
+    """SQL for the stored value from the parsed value ``p`` (NULL when it is not acceptable)."""
     if col.type == "timestamp":
         # = timezone('UTC', p) under TimeZone UTC, without the (slow) time zone conversion
         return f"CASE WHEN isfinite({p}) THEN make_timestamp(epoch_us({p})) END"
     if col.type == "integer":
         return f"CASE WHEN isfinite({p}) AND {p} = floor({p}) AND abs({p}) < 2147483647 THEN CAST({p} AS INTEGER) END"
-    if col.type == "text":
-        return p
     return p
 
 

@@ -847,3 +847,52 @@ def test_blank_lines_inside_quoted_values_and_between_rows(tmp_path: Path, conne
         (6, "nps_score")
     ]
     assert_reconciles(con)
+
+
+def test_parquet_with_unexpected_column_types(tmp_path: Path, connect: Connect) -> None:
+    """Types that cannot be cast directly go through text, so bad values are quarantined, not fatal."""
+    path = tmp_path / "odd.parquet"
+    con = duckdb.connect()
+    con.execute(
+        f"""
+        COPY (SELECT * FROM (VALUES
+            ('Q-1', 'C1', 1700000000, 'completed', 'EUR', '12.50', [1, 2], {{'a': 1}}),
+            ('Q-2', 'C1', 1700000000, 'completed', 'EUR', 'abc', [3], {{'a': 2}})
+        ) AS t(order_id, customer_id, order_ts, status, currency, gross_amount, tags, meta)) TO '{path}'
+        """
+    )
+    con.close()
+    landing = one_file(tmp_path, "orders", "odd.parquet", path.read_bytes())
+    con = connect()
+    f = ingest_source(con, "orders", landing).files[0]
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_quarantined) == ("loaded", 2, 0, 2)
+    assert f.extra_columns == ["tags", "meta"]
+    got = [(line, column, value) for line, column, value, _ in quarantine(con, "orders/odd.parquet")]
+    assert got == [(1, "order_ts", "1700000000"), (2, "gross_amount", "abc"), (2, "order_ts", "1700000000")]
+    assert_reconciles(con)
+
+
+def test_gzipped_json_lines_and_an_empty_json_array(tmp_path: Path, connect: Connect) -> None:
+    record = '{"response_id": "S-1", "submitted_at": "2025-01-01T00:00:00+01:00", "nps_score": 10}\n'
+    landing = one_file(tmp_path, "survey_responses", "a.jsonl.gz", gzip.compress(record.encode()))
+    (landing / "survey_responses" / "b.json").write_text("[]\n")
+    con = connect()
+    a, b = ingest_source(con, "survey_responses", landing).files
+    assert (a.status, a.rows_loaded) == ("loaded", 1)
+    assert (b.status, b.rows_read) == ("loaded", 0)
+    assert rows(con, "SELECT response_id, submitted_at, nps_score FROM raw.survey_responses") == [
+        ("S-1", datetime(2024, 12, 31, 23), 10)
+    ]
+
+
+def test_utf16_export_is_recognized(tmp_path: Path, connect: Connect) -> None:
+    data = (ORDERS_HEADER + "\n" + order_rows(2)).encode("utf-16")
+    landing = one_file(tmp_path, "orders", "excel.csv", data)
+    con = connect()
+    failed = ingest_source(con, "orders", landing).files[0]
+    assert (
+        failed.status == "failed"
+        and "UTF-16" in failed.error
+        and "C360_ORDERS_ENCODING=utf-16" in failed.error
+    )
+    assert ingest_source(con, "orders", landing, encoding="utf-16").files[0].rows_loaded == 2
