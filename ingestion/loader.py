@@ -7,28 +7,36 @@ One call of :func:`ingest_source` loads every new file of one source folder, in 
 2. Text that is gzip-compressed or not UTF-8 (per-source ``encoding``) is streamed through Python's codecs into a
    temporary UTF-8 file. Undecodable bytes, a truncated gzip stream or content that does not match the extension
    fail the file with an error naming it and saying what to do.
-3. DuckDB reads the file into a temporary staging table with every value as text (CSV: our own header sniffing,
+3. DuckDB reads the file into a temporary staging table, every value as text (CSV: our own header sniffing,
    ``store_rejects`` for malformed lines; JSON Lines: one line per row, parsed with DuckDB's JSON functions;
-   Parquet: native types).
-4. One vectorized query types every column with ``TRY_CAST`` and collects, per row, the list of broken rules.
+   Parquet: read directly, native types kept).
+4. One vectorized query types every column with ``TRY_CAST`` and flags, per row, every broken rule.
 5. In one transaction: good rows are appended to ``raw.<source>``, bad rows and malformed lines to
    ``raw.quarantine``, and a row to ``raw.ingestion_log`` (``rows_read = rows_loaded + rows_quarantined``).
 
-Decisions (see also the README's "Conventions"):
+Decisions:
 
 - Raw tables are append-only logs of row versions; de-duplication by key happens in dbt staging.
-- A bad row gets one quarantine row per broken rule (each names its column, value and reason); the ingestion
-  log counts rows, not rules. Malformed lines (wrong field count, unclosed quote, invalid JSON) get one
-  quarantine row with ``column_name`` NULL and the line's text as ``raw_record``.
-- ``_source_line`` / ``quarantine.line`` is the 1-based *physical* line number where the record starts (the
-  header is line 1) for CSV and JSON Lines, the 1-based record number for Parquet and for ``.json`` files holding
-  one JSON array. Blank lines are not rows: they are neither loaded nor counted, but they keep their line number.
-- A 0-byte (or whitespace-only) file is ``loaded`` with 0 rows: it has no rows that could break the contract, and
+- A bad row gets one quarantine row per broken rule (each names its column, value and reason; a column gets at
+  most one, its first broken rule), so a user can fix everything at once; ``rows_quarantined`` counts rows.
+  Malformed lines (wrong field count, unclosed quote, invalid JSON) get one quarantine row with
+  ``column_name`` NULL and the line's text as ``raw_record``; other bad rows have the row as a JSON object.
+- ``_source_line`` / ``quarantine.line`` is the 1-based *physical* line number where the record starts in the
+  (decompressed) file, the header being line 1, for CSV and JSON Lines; for Parquet and for ``.json`` files
+  holding one JSON array it is the 1-based record number. Blank lines are not rows: neither loaded nor counted,
+  but they keep their line number.
+- A 0-byte (or whitespace-only) file is ``loaded`` with 0 rows: it has no row that could break the contract, and
   recording it keeps later runs quiet. A header-only CSV is checked against the contract and loaded with 0 rows.
+- Failed files are logged (status ``failed``, the error) and retried on every run until they load. For skipped
+  files ``error`` names the earlier file with the same content.
 - A UTF-8 byte order mark always means UTF-8, whatever the source's encoding setting says.
-- ``_extra`` holds columns that are not in the contract as one JSON object per row (NULL when the file has none).
-- Timestamps: ISO 8601 with an offset are converted to UTC; values without an offset are taken as UTC. They are
-  stored as naive ``TIMESTAMP`` in UTC.
+- ``_extra`` holds the columns that are not in the contract as one JSON object per row (NULL when the file has
+  none); column names are matched to the contract case-insensitively after trimming.
+- Timestamps: ISO 8601 with an offset are converted to UTC; values without an offset are taken as UTC; stored
+  as naive ``TIMESTAMP`` (UTC). Amounts are rounded to 2 decimals.
+- Performance: everything row-wise is SQL. Rows are numbered by the staging table's ``rowid`` (the table is
+  written in file order), and typing and inserting run with ``preserve_insertion_order`` off; that DuckDB
+  setting is global to the database instance and restored when :func:`ingest_source` returns.
 """
 
 from __future__ import annotations
