@@ -14,6 +14,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -70,6 +71,43 @@ def release_duckdb() -> None:
     gc.collect()
 
 
+def _materializations(
+    built: list[tuple[Mapping[str, Any], float]], build_db: Path, asset_key_for
+) -> Iterator[dg.MaterializeResult]:
+    """One materialization per built model with what a data engineer looks at first in the UI: row count,
+    column schema and (for the marts BI tools read) a five-row preview."""
+    from orchestration.warehouse import connect
+
+    con = connect(build_db, read_only=False)
+    try:
+        for props, seconds in built:
+            relation = f'"{props["schema"]}"."{props.get("alias") or props["name"]}"'
+            rows = con.sql(f"select count(*) from {relation}").fetchone()[0]
+            described = con.sql(f"describe {relation}").fetchall()
+            columns = props.get("columns", {})
+            schema = dg.TableSchema(
+                columns=[
+                    dg.TableColumn(name, str(dtype), description=(columns.get(name) or {}).get("description"))
+                    for name, dtype, *_ in described
+                ]
+            )
+            metadata = {
+                "dagster/row_count": dg.MetadataValue.int(rows),
+                "dagster/column_schema": dg.MetadataValue.table_schema(schema),
+                "execution_seconds": dg.MetadataValue.float(round(seconds, 3)),
+            }
+            if props["fqn"][1] == "marts":
+                preview = con.sql(f"select * from {relation} limit 5").fetchall()
+                header = [name for name, *_ in described]
+                metadata["preview"] = dg.MetadataValue.md(
+                    "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+                    + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in preview)
+                )
+            yield dg.MaterializeResult(asset_key=asset_key_for(props), metadata=metadata)
+    finally:
+        con.close()
+
+
 def _selection(context: dg.AssetExecutionContext, manifest_json: Mapping[str, Any], translator) -> list[str]:
     tags = context.op_execution_context.op.tags
     args, indirect = get_subset_selection_for_context(
@@ -93,6 +131,7 @@ def run_dbt_build(
     manifest_json: Mapping[str, Any],
     translator: DagsterDbtTranslator,
     asset_key_for: Callable[[Mapping[str, Any]], dg.AssetKey],
+    build_db: Path,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """`dbt build` of the selected models and tests; yields Dagster events; raises if a model failed."""
     from dbt.cli.main import dbtRunner
@@ -129,6 +168,7 @@ def run_dbt_build(
         + ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
     )
     failed_models: list[str] = []
+    built: list[tuple[Mapping[str, Any], float]] = []
     for node_result in result.result.results:
         node = node_result.node
         status = str(node_result.status).lower()
@@ -137,10 +177,7 @@ def run_dbt_build(
             continue
         if node.resource_type == "model":
             if status == "success":
-                yield dg.MaterializeResult(
-                    asset_key=asset_key_for(props),
-                    metadata={"execution_seconds": dg.MetadataValue.float(round(node_result.execution_time, 3))},
-                )
+                built.append((props, node_result.execution_time))
             else:
                 failed_models.append(f"{node.name}: {status} - {node_result.message}")
         elif node.resource_type == "test":
@@ -163,6 +200,7 @@ def run_dbt_build(
                     "dbt_status": dg.MetadataValue.text(status),
                 },
             )
+    yield from _materializations(built, build_db, asset_key_for)
     if failed_models:
         raise dg.Failure(
             description="dbt models failed to build:\n" + "\n".join(failed_models),

@@ -59,7 +59,7 @@ def _manifest_json() -> dict:
     pool=BUILD_DB_POOL,
 )
 def c360_dbt_models(context: dg.AssetExecutionContext, c360: C360Settings, config: DbtRunConfig):
-    c360.get()  # exports C360_HOME / C360_BUILD_DB, which profiles.yml reads
+    settings = c360.get()  # also exports C360_HOME / C360_BUILD_DB, which profiles.yml reads
     dbt_vars = {**json.loads(config.vars_json or "{}"), "as_of_date": context.partition_key}
     yield from run_dbt_build(
         context,
@@ -67,6 +67,7 @@ def c360_dbt_models(context: dg.AssetExecutionContext, c360: C360Settings, confi
         manifest_json=_manifest_json(),
         translator=TRANSLATOR,
         asset_key_for=TRANSLATOR.get_asset_key,
+        build_db=settings.build_db,
     )
 
 
