@@ -154,3 +154,13 @@ def test_no_raw_personal_data_in_published_outputs(demo_home: Path):
         assert not forbidden & set(con.sql(f"select * from {table} limit 0").columns), table
     masked = con.sql("select email_masked, phone_masked from customer_360 where email_masked is not null limit 1").fetchone()
     assert "***@" in masked[0]
+
+
+def test_status_shows_the_last_publication_and_report(demo_home: Path, capsys: pytest.CaptureFixture):
+    from orchestration.cli import main
+
+    with c360_env(demo_home):
+        assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "published" in out and "customer_360=" in out
+    assert "report:" in out and (demo_home / "reports" / "latest.html").exists()
