@@ -164,3 +164,21 @@ def test_status_shows_the_last_publication_and_report(demo_home: Path, capsys: p
     out = capsys.readouterr().out
     assert "published" in out and "customer_360=" in out
     assert "report:" in out and (demo_home / "reports" / "latest.html").exists()
+
+
+def test_every_published_column_is_documented_in_dbt(demo_home: Path):
+    import json
+
+    from orchestration.dbt_manifest import MANIFEST
+
+    nodes = {n["name"]: n for n in json.loads(MANIFEST.read_text())["nodes"].values() if n["resource_type"] == "model"}
+    con = published(demo_home)
+    undocumented = []
+    for (table,) in con.sql("select table_name from information_schema.tables").fetchall():
+        if table == "publication_log":  # written by the publication step, documented in the README
+            continue
+        assert nodes[table]["description"], table
+        for column in con.sql(f"select * from {table} limit 0").columns:
+            if not (nodes[table]["columns"].get(column) or {}).get("description"):
+                undocumented.append(f"{table}.{column}")
+    assert not undocumented
