@@ -34,6 +34,13 @@ run_monitoring:
   enabled: true
 telemetry:
   enabled: false
+# Dagster's SQLite event log, reusing its connections (orchestration/dagster_storage.py): a run stores hundreds
+# of events, and the stock storage opens and syncs a database per event.
+event_log_storage:
+  module: orchestration.dagster_storage
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {storage_dir}
 """
 
 
@@ -43,7 +50,7 @@ def _prepare(settings: Settings) -> None:
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     dagster_yaml = settings.dagster_home / "dagster.yaml"
     if not dagster_yaml.exists():
-        dagster_yaml.write_text(DAGSTER_YAML)
+        dagster_yaml.write_text(DAGSTER_YAML.format(storage_dir=settings.dagster_home / "storage"))
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 

@@ -10,6 +10,7 @@ check result per dbt test (error severity blocks, warn severity is recorded).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -45,6 +46,18 @@ def _pickle_path() -> Path:
     return MANIFEST.with_name(f"c360_manifest_{dbt.version.__version__}.pickle")
 
 
+def _manifest_fields(manifest: Any) -> dict[str, Any]:
+    """The public fields of a Manifest. (Manifest.__reduce_ex__ passes its fields positionally and misses one,
+    so a pickled Manifest comes back with shifted lookups; pickling the fields and rebuilding avoids that.)"""
+    return {f.name: getattr(manifest, f.name) for f in dataclasses.fields(manifest) if not f.name.startswith("_")}
+
+
+def _manifest_from_fields(fields: dict[str, Any]) -> Any:
+    from dbt.contracts.graph.manifest import Manifest
+
+    return Manifest(**fields)
+
+
 def parsed_manifest() -> Any:
     """The dbt Manifest object, parsed once and kept as a pickle next to manifest.json.
 
@@ -63,7 +76,7 @@ def parsed_manifest() -> Any:
             )
             if fresh:
                 try:
-                    _manifest = pickle.loads(pickled.read_bytes())
+                    _manifest = _manifest_from_fields(pickle.loads(pickled.read_bytes()))
                 except Exception:  # noqa: BLE001 - a bad cache is rebuilt below
                     _manifest = None
             if _manifest is None:
@@ -74,7 +87,7 @@ def parsed_manifest() -> Any:
                     raise RuntimeError(f"dbt parse failed: {result.exception}")
                 _manifest = result.result
                 tmp = pickled.with_suffix(".tmp")
-                tmp.write_bytes(pickle.dumps(_manifest))
+                tmp.write_bytes(pickle.dumps(_manifest_fields(_manifest)))
                 os.replace(tmp, pickled)
         return _manifest
 
