@@ -45,6 +45,10 @@ event_log_storage:
 
 
 def _prepare(settings: Settings) -> None:
+    # tools installed next to this Python (dbt, dagster) must be found without an activated virtualenv
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     settings.ensure_dirs()
     settings.export_for_subprocesses()
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
