@@ -173,7 +173,13 @@ def render(data: dict) -> str:
             f"- {_label(r)}: {r.get('date')}, {m.get('cpu_model')} × {m.get('cores')} cores, "
             f"{m.get('ram_gb')} GB RAM; "
             + ", ".join(f"{k} {val}" for k, val in v.items())
-            + f"; commit {r.get('git_commit')}; generation {_s((r.get('generation') or {}).get('wall_s'))}"
+            + f"; commit {r.get('git_commit')}"
+            + "".join(
+                f", {k} at {(r.get(k) or {}).get('git_commit')}"
+                for k in ("t0", "t1", "t2", "incremental")
+                if (r.get(k) or {}).get("git_commit")
+            )
+            + f"; generation {_s((r.get('generation') or {}).get('wall_s'))}"
             + (f"; notes: {r['notes']}" if r.get("notes") else "")
         )
     return "\n".join(lines) + "\n"

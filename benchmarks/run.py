@@ -55,6 +55,7 @@ def measure(cmd: list[str], *, env: dict[str, str], log_file: Path, cwd: Path = 
     """Run ``cmd`` to completion; wall time, exit code, peak RSS (KiB) of the process and its waited children."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()[0]
+    commit_at_start = git_commit()
     with open(log_file, "wb") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
@@ -68,6 +69,7 @@ def measure(cmd: list[str], *, env: dict[str, str], log_file: Path, cwd: Path = 
         "cpu_user_s": usage.ru_utime,
         "cpu_sys_s": usage.ru_stime,
         "loadavg": [load_before, os.getloadavg()[0]],
+        "git_commit": commit_at_start,  # other people commit while long benchmarks run
         "log": str(log_file),
     }
 
@@ -215,7 +217,13 @@ def dbt_compile(as_of: date, target: Path, build_db: Path, env: dict, logs: Path
 
 
 def run_t0(
-    work: Path, landing: Path, manifest: Path, t1_db: Path, memory_limit: str | None, env: dict, logs: Path
+    work: Path,
+    landing: Path,
+    manifest: Path,
+    t1_db: Path | None,
+    memory_limit: str | None,
+    env: dict,
+    logs: Path,
 ) -> dict:
     log("T0 raw: ingestion + compiled SQL + tests in one DuckDB connection")
     shutil.rmtree(work / "t0", ignore_errors=True)
@@ -232,9 +240,9 @@ def run_t0(
         str(manifest),
         "--out",
         str(out),
-        "--snapshot-after-ingest",
-        str(t1_db),
     ]
+    if t1_db is not None:
+        cmd += ["--snapshot-after-ingest", str(t1_db)]
     if memory_limit:
         cmd += ["--memory-limit", memory_limit]
     m = measure(cmd, env=env, log_file=logs / "t0.log")
@@ -278,7 +286,8 @@ def run_t1(as_of: date, target: Path, t1_db: Path, env: dict, logs: Path) -> dic
         for r in results["results"]:
             kind = r["unique_id"].split(".")[0]
             row = {
-                "name": r["unique_id"].split(".")[-1],
+                # model.c360.<name>; test.c360.<name>.<hash>
+                "name": r["unique_id"].split(".")[2],
                 "seconds": round(r["execution_time"], 3),
                 "status": r["status"],
             }
@@ -388,7 +397,8 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
     if not args.skip_t0 or not args.skip_t1:
         manifest = dbt_compile(args.as_of, target, t1_db, env, logs)
     if not args.skip_t0 or not args.skip_t1:
-        entry["t0"] = run_t0(work, landing, manifest, t1_db, args.memory_limit, env, logs)
+        snapshot = None if args.skip_t1 else t1_db
+        entry["t0"] = run_t0(work, landing, manifest, snapshot, args.memory_limit, env, logs)
         if args.skip_t0:
             entry["t0"] = None
         shutil.rmtree(work / "t0", ignore_errors=True)  # free the disk before the next step
