@@ -14,7 +14,6 @@ are 3.5-10 standard deviations wide and the tests are not seed-sensitive.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -451,18 +450,14 @@ def test_prediction_input_validation():
         p_alive(_fit_of(float("nan"), 1.0, 1.0, 1.0), [1], [1.0], [5.0])
 
 
-def test_fit_one_million_customers_is_fast():
-    # Integer-day data as produced by the pipeline (distinct purchase days).
+def test_fit_one_million_customers():
+    # Integer-day data as produced by the pipeline (distinct purchase days); speed is measured in benchmarks/.
     n = 1_000_000
     T = np.random.default_rng(0).integers(1, 1096, n).astype(float)
     sim = simulate_bgnbd(n, *CDNOW, T, seed=3)
     x = sim["frequency"].to_numpy()
     tx = np.minimum(np.where(x > 0, np.maximum(np.floor(sim["recency"].to_numpy()), 1.0), 0.0), T)
-    t0 = time.perf_counter()
     fit = fit_bgnbd(x, tx, T)
-    elapsed = time.perf_counter() - t0
-    print(f"fit of {n:,} customers: {elapsed:.2f} s -> {fit}")
     assert fit.converged, fit.message
-    assert elapsed < 15.0  # ~1 s on 2 cores; generous bound for loaded CI machines
     for name, true in zip(("r", "alpha", "a", "b"), CDNOW, strict=True):
         assert getattr(fit, name) == pytest.approx(true, rel=0.05)
