@@ -123,7 +123,12 @@ def _recover_dead_runs(instance) -> None:
 
 
 def run_pipeline(
-    as_of: date, dbt_vars: dict | None = None, *, quiet: bool = False, job_name: str | None = None
+    as_of: date,
+    dbt_vars: dict | None = None,
+    *,
+    quiet: bool = False,
+    job_name: str | None = None,
+    full_refresh: bool = False,
 ) -> int:
     """Materialize everything for one as-of date in this process; returns the exit code (0, 1, 2)."""
     settings = Settings.from_env()
@@ -147,7 +152,9 @@ def run_pipeline(
         "loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}},
     }
     if job_name is None or job_name == PIPELINE_JOB:
-        run_config["ops"] = {"c360_dbt_models": {"config": {"vars_json": json.dumps(dbt_vars or {})}}}
+        run_config["ops"] = {
+            "c360_dbt_models": {"config": {"vars_json": json.dumps(dbt_vars or {}), "full_refresh": full_refresh}}
+        }
     try:
         result = job.execute_in_process(
             partition_key=as_of.isoformat(),
@@ -195,7 +202,7 @@ def _print_summary(settings: Settings, outcome, seconds: float) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return run_pipeline(args.as_of, _parse_vars(args.var), quiet=args.quiet)
+    return run_pipeline(args.as_of, _parse_vars(args.var), quiet=args.quiet, full_refresh=args.full_refresh)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -276,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", type=_parse_date, required=True)
     run.add_argument("--var", action="append", default=[], metavar="KEY=VALUE", help="override a dbt var")
     run.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    run.add_argument(
+        "--full-refresh", action="store_true", help="rebuild the incremental staging models from all raw data"
+    )
     run.set_defaults(func=cmd_run)
 
     backfill = sub.add_parser("backfill", help="run a range of as-of dates, oldest first")

@@ -173,6 +173,7 @@ def run_dbt_build(
     translator: DagsterDbtTranslator,
     asset_key_for: Callable[[Mapping[str, Any]], dg.AssetKey],
     build_db: Path,
+    full_refresh: bool = False,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """`dbt build` of the selected models and tests; yields Dagster events; raises if a model failed."""
     from dbt.cli.main import dbtRunner
@@ -193,6 +194,7 @@ def run_dbt_build(
         "unit_test",
         "--log-level",
         "warn",
+        *(["--full-refresh"] if full_refresh else []),
         *_base_args(),
     ]
     context.log.info("dbt " + " ".join(args[: args.index("--project-dir")]))

@@ -38,9 +38,11 @@ class C360DbtTranslator(DagsterDbtTranslator):
 
 
 class DbtRunConfig(dg.Config):
-    """Extra dbt vars for this run, as a JSON object, e.g. {"churn_after_days": 120}."""
+    """Extra dbt vars for this run, as a JSON object, e.g. {"churn_after_days": 120}; full_refresh rebuilds the
+    incremental staging models from all raw data (history models are protected with full_refresh=false)."""
 
     vars_json: str = "{}"
+    full_refresh: bool = False
 
 
 TRANSLATOR = C360DbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -68,6 +70,7 @@ def c360_dbt_models(context: dg.AssetExecutionContext, c360: C360Settings, confi
         translator=TRANSLATOR,
         asset_key_for=TRANSLATOR.get_asset_key,
         build_db=settings.build_db,
+        full_refresh=config.full_refresh,
     )
 
 

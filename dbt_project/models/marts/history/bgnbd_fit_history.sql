@@ -2,6 +2,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='as_of_date',
+    full_refresh=false,
 ) }}
 -- One row per as-of date that was run: the BG/NBD parameters fitted that day, log-likelihood and sample size.
 with

@@ -2,6 +2,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='as_of_date',
+    full_refresh=false,
     meta={'publish': false},
 ) }}
 -- One row per customer and as-of date that was run: the tier and stage of that day. Re-running a date replaces
