@@ -155,9 +155,11 @@ def render(data: dict) -> str:
         names = sorted(
             set(t0m) | set(t1m) | set(t2m), key=lambda n: -max(t0m.get(n, 0), t1m.get(n, 0), t2m.get(n, 0))
         )
-        cells = ", ".join(
-            f"`{n}` {t0m.get(n, 0):.1f}/{t1m.get(n, 0):.1f}/{t2m.get(n, 0):.1f}" for n in names[:6]
-        )
+
+        def cell(times: dict, name: str) -> str:
+            return f"{times[name]:.1f}" if name in times else "–"
+
+        cells = ", ".join(f"`{n}` {cell(t0m, n)}/{cell(t1m, n)}/{cell(t2m, n)}" for n in names[:6])
         t1 = r.get("t1") or {}
         tests = (
             f"; dbt tests in T1: {t1['tests_count']} taking {t1['tests_s']:.1f} s in total"

@@ -439,9 +439,13 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
     merge_result(args.results, entry)
     md = write_markdown(args.results)
     r = entry["ratios"]
+
+    def fmt(value: float | None, spec: str) -> str:
+        return "–" if value is None else format(value, spec)
+
     log(
-        f"=== {n:,} orders done: T0 {t0s or 0:.1f} s, T2 {t2s:.1f} s, incremental {incs or 0:.1f} s; "
-        f"(T2-T0)/T0 = {r['t2_minus_t0_over_t0'] or 0:.2f}, incremental/T2 = {r['incremental_over_t2'] or 0:.2f}; "
+        f"=== {n:,} orders done: T0 {fmt(t0s, '.1f')} s, T2 {t2s:.1f} s, incremental {fmt(incs, '.1f')} s; "
+        f"(T2-T0)/T0 = {fmt(r['t2_minus_t0_over_t0'], '.2f')}, incremental/T2 = {fmt(r['incremental_over_t2'], '.2f')}; "
         f"results in {args.results} and {md}"
     )
     if not args.keep_data:
