@@ -170,7 +170,7 @@ def publish_tables(
             con.execute(f"attach '{tmp}' as pub (storage_version '{STORAGE_VERSION}')")
             row_counts: dict[str, int] = {}
             for table in tables:
-                con.execute(f"create table pub.main.{table} as select * from main.{table} order by all")
+                con.execute(f"create table pub.main.{table} as select * from main.{table}")
                 row_counts[table] = con.sql(f"select count(*) from pub.main.{table}").fetchone()[0]
             record = PublicationRecord(
                 run_id=run_id,
