@@ -1,17 +1,17 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='contact_id',
+) }}
 -- One row per contact_id (latest updated_at wins), with normalized e-mail and E.164 phone.
 with
 
-source as (
-    select * from {{ source('crm', 'contacts') }}
+candidates as (
+    {{ latest_versions(source('crm', 'contacts'), 'contact_id') }}
 ),
 
 latest_version as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by contact_id
-        order by updated_at desc nulls last, _file_id desc, _source_line desc
-    ) = 1
+    {{ deduplicated('candidates', 'contact_id', 'updated_at desc nulls last, _file_id desc, _source_line desc') }}
 ),
 
 final as (
@@ -33,7 +33,9 @@ final as (
         created_at,
         coalesce(updated_at, created_at) as updated_at,
         birthday,
-        coalesce(email_opt_in, false) as has_email_opt_in
+        coalesce(email_opt_in, false) as has_email_opt_in,
+        _file_id as source_file_id,
+        _source_line as source_line
     from latest_version
 )
 

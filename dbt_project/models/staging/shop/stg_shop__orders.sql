@@ -5,50 +5,16 @@
 ) }}
 -- One row per order: the latest delivered version of each order_id (newest updated_at, then the most recently
 -- loaded file, then the last line), normalized and converted to the reporting currency.
--- Incremental: a daily run only looks at rows of files loaded since the last build (plus the current version of
--- the orders they touch), so re-deliveries and late updates are merged without re-reading all history.
+-- Incremental: a daily run recomputes only the orders touched by files loaded since the last build (from all their
+-- raw versions), so re-deliveries and late updates are merged without re-deduplicating all history.
 with
 
-source as (
-    select * from {{ source('shop', 'orders') }}
-    {% if is_incremental() %}
-    where _file_id > (select coalesce(max(source_file_id), -1) from {{ this }})
-    {% endif %}
-),
-
-{% if is_incremental() %}
 candidates as (
-    -- new versions, plus the version already staged for the same orders (it may still be the newest)
-    select
-        order_id, customer_id, order_ts, status, currency, gross_amount, discount_amount, cost_amount, channel,
-        product_category, updated_at, _file_id, _source_line, _source_file
-    from source
-    union all
-    select
-        order_id, customer_id, ordered_at, order_status, currency, gross_amount, discount_amount, cost_amount,
-        channel, product_category, updated_at, source_file_id, source_line, source_file
-    from {{ this }}
-    where order_id in (select order_id from source)
-),
-{% else %}
-candidates as (
-    select * from source
-),
-{% endif %}
-
-duplicated_keys as (
-    select order_id from candidates group by order_id having count(*) > 1
+    {{ latest_versions(source('shop', 'orders'), 'order_id') }}
 ),
 
 latest_version as (
-    -- most keys arrive once: only the repeated ones pay for the window
-    select candidates.* from candidates anti join duplicated_keys using (order_id)
-    union all
-    select candidates.* from candidates semi join duplicated_keys using (order_id)
-    qualify row_number() over (
-        partition by order_id
-        order by coalesce(updated_at, order_ts) desc, _file_id desc, _source_line desc
-    ) = 1
+    {{ deduplicated('candidates', 'order_id', 'coalesce(updated_at, order_ts) desc, _file_id desc, _source_line desc') }}
 ),
 
 normalized as (

@@ -1,17 +1,17 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='response_id',
+) }}
 -- One row per response_id (the last delivered version), e-mail normalized.
 with
 
-source as (
-    select * from {{ source('survey', 'survey_responses') }}
+candidates as (
+    {{ latest_versions(source('survey', 'survey_responses'), 'response_id') }}
 ),
 
 latest_version as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by response_id
-        order by _file_id desc, _source_line desc
-    ) = 1
+    {{ deduplicated('candidates', 'response_id', '_file_id desc, _source_line desc') }}
 ),
 
 final as (
@@ -28,7 +28,9 @@ final as (
         csat_price,
         coalesce(is_complaint, false) as is_complaint,
         nullif(trim(complaint_category), '') as complaint_category,
-        comment
+        comment,
+        _file_id as source_file_id,
+        _source_line as source_line
     from latest_version
 )
 

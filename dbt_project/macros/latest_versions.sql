@@ -1,0 +1,30 @@
+{#- The latest delivered version of each key of an append-only raw table (SPEC 2: a later record with the same key
+    and a newer updated_at replaces the older one; ties go to the most recently loaded file, then the last line).
+
+    Most keys arrive once, so only repeated keys pay for the window function. In an incremental run only the keys
+    touched by files loaded since the last build are recomputed, from all their raw versions, so the result is the
+    same as a full rebuild (the model must expose _file_id as source_file_id). -#}
+{% macro latest_versions(relation, key) -%}
+    {%- if is_incremental() %}
+    select * from {{ relation }}
+    where {{ key }} in (
+        select {{ key }} from {{ relation }}
+        where _file_id > (select coalesce(max(source_file_id), -1) from {{ this }})
+    )
+    {%- else %}
+    select * from {{ relation }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro deduplicated(candidates, key, order_by) -%}
+    select {{ candidates }}.*
+    from {{ candidates }}
+    anti join (select {{ key }} from {{ candidates }} group by {{ key }} having count(*) > 1) as repeated
+        using ({{ key }})
+    union all
+    select {{ candidates }}.*
+    from {{ candidates }}
+    semi join (select {{ key }} from {{ candidates }} group by {{ key }} having count(*) > 1) as repeated
+        using ({{ key }})
+    qualify row_number() over (partition by {{ key }} order by {{ order_by }}) = 1
+{%- endmacro %}
