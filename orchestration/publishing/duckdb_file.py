@@ -9,6 +9,7 @@ The file is written with storage version v1.4.0 so DuckDB 1.4+ clients (those bu
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -104,7 +105,7 @@ def _insert_log(con: duckdb.DuckDBPyConnection, db: str, record: PublicationReco
             record.status,
             datetime.now(UTC).replace(tzinfo=None),
             len(record.row_counts),
-            _json(record.row_counts),
+            json.dumps(record.row_counts, sort_keys=True),
             sum(1 for c in record.checks if c.passed),
             len(record.failed),
             len(record.warnings),
@@ -113,12 +114,6 @@ def _insert_log(con: duckdb.DuckDBPyConnection, db: str, record: PublicationReco
             record.message,
         ],
     )
-
-
-def _json(value: object) -> str:
-    import json
-
-    return json.dumps(value, sort_keys=True)
 
 
 def _replace(tmp: Path, target: Path) -> None:
@@ -145,8 +140,6 @@ def previous_log(settings: Settings) -> list[dict]:
 
 
 def last_published_row_count(settings: Settings, table: str) -> int | None:
-    import json
-
     for row in reversed(previous_log(settings)):
         if row["status"] == "published":
             counts = row["row_counts"]
