@@ -3,7 +3,7 @@
 -- Current window = (as_of - window_days, as_of]; previous window = (as_of - 2 x window_days, as_of - window_days].
 with
 
-orders as (
+orders as not materialized (  -- read twice; a materialized copy of the order table costs more than two scans
     select * from {{ ref('stg_shop__orders') }}
     where order_date <= {{ as_of_date() }}
 ),

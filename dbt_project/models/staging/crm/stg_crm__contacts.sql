@@ -6,7 +6,7 @@
 -- One row per contact_id (latest updated_at wins), with normalized e-mail and E.164 phone.
 with
 
-candidates as (
+candidates as not materialized (  -- scanned where used: materializing a copy of the raw table costs more
     {{ latest_versions(source('crm', 'contacts'), 'contact_id') }}
 ),
 

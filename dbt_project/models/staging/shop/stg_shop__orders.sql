@@ -9,7 +9,7 @@
 -- raw versions), so re-deliveries and late updates are merged without re-deduplicating all history.
 with
 
-candidates as (
+candidates as not materialized (  -- scanned where used: materializing a copy of the raw table costs more
     {{ latest_versions(source('shop', 'orders'), 'order_id') }}
 ),
 

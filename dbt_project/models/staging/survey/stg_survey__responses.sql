@@ -6,7 +6,7 @@
 -- One row per response_id (the last delivered version), e-mail normalized.
 with
 
-candidates as (
+candidates as not materialized (  -- scanned where used: materializing a copy of the raw table costs more
     {{ latest_versions(source('survey', 'survey_responses'), 'response_id') }}
 ),
 
