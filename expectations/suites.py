@@ -22,6 +22,8 @@ import great_expectations as gx
 from great_expectations.expectations import Expectation
 from great_expectations.expectations.metadata_types import FailureSeverity
 
+from expectations.tables import SUITE_TABLES
+
 Severity = Literal["blocking", "warning"]
 
 VALUE_TIERS: tuple[str, ...] = ("vip", "high", "medium", "low", "none")
@@ -126,7 +128,7 @@ class GateConfig:
 
 def suite_tables() -> list[str]:
     """The tables that have a suite, in the order the gate runs them."""
-    return list(_TABLE_SUITE_BUILDERS)
+    return list(SUITE_TABLES)
 
 
 def severity_of(meta: dict[str, Any] | None) -> Severity:
@@ -341,3 +343,8 @@ _TABLE_SUITE_BUILDERS = {
     "customer_churn_indicators": _customer_churn_indicators,
     "kpi_satisfaction_by_tier": _kpi_satisfaction_by_tier,
 }
+if tuple(_TABLE_SUITE_BUILDERS) != SUITE_TABLES:
+    raise RuntimeError(
+        f"expectations/tables.py lists {SUITE_TABLES} but suites.py has suites for {tuple(_TABLE_SUITE_BUILDERS)}; "
+        "keep both in the same order"
+    )

@@ -15,7 +15,7 @@ from orchestration.settings import DBT_PROJECT_DIR
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
-def _newest_source_mtime() -> float:
+def newest_source_mtime() -> float:
     newest = 0.0
     for pattern in ("dbt_project.yml", "profiles.yml", "models/**/*", "macros/**/*", "tests/**/*"):
         for path in DBT_PROJECT_DIR.glob(pattern):
@@ -25,7 +25,7 @@ def _newest_source_mtime() -> float:
 
 
 def manifest_is_stale() -> bool:
-    return not MANIFEST.exists() or MANIFEST.stat().st_mtime < _newest_source_mtime()
+    return not MANIFEST.exists() or MANIFEST.stat().st_mtime < newest_source_mtime()
 
 
 def ensure_manifest(force: bool = False) -> Path:

@@ -29,7 +29,7 @@ from dagster_dbt.asset_utils import (
     get_subset_selection_for_context,
 )
 
-from orchestration.dbt_manifest import MANIFEST, manifest_is_stale
+from orchestration.dbt_manifest import MANIFEST, manifest_is_stale, newest_source_mtime
 from orchestration.settings import DBT_PROJECT_DIR
 
 _lock = threading.Lock()
@@ -61,8 +61,10 @@ def _manifest_from_fields(fields: dict[str, Any]) -> Any:
 def parsed_manifest() -> Any:
     """The dbt Manifest object, parsed once and kept as a pickle next to manifest.json.
 
-    Loading the pickle takes milliseconds where a parse takes seconds; it is rebuilt whenever the dbt project
-    changed (same staleness rule as manifest.json) or dbt was upgraded.
+    Loading the pickle takes milliseconds where a parse takes seconds; it is rebuilt whenever a dbt source file
+    is newer than the pickle (the staleness rule of manifest.json) or dbt was upgraded. Builds run with
+    --no-write-json, so they do not rewrite manifest.json; the pickle is compared with the dbt sources, not with
+    that file.
     """
     global _manifest
     with _lock:
@@ -70,9 +72,8 @@ def parsed_manifest() -> Any:
             pickled = _pickle_path()
             fresh = (
                 pickled.exists()
-                and MANIFEST.exists()
-                and pickled.stat().st_mtime >= MANIFEST.stat().st_mtime
                 and not manifest_is_stale()
+                and pickled.stat().st_mtime >= newest_source_mtime()
             )
             if fresh:
                 try:
@@ -194,6 +195,7 @@ def run_dbt_build(
         "unit_test",
         "--log-level",
         "warn",
+        "--no-write-json",  # results go to Dagster; manifest.json stays the parsed one Dagster loaded
         *(["--full-refresh"] if full_refresh else []),
         *_base_args(),
     ]

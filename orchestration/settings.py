@@ -37,6 +37,7 @@ class Settings:
     postgres_reader_role: str
     duckdb_memory_limit: str | None
     start_date: str
+    gx_data_docs: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,6 +53,7 @@ class Settings:
             postgres_reader_role=_env("C360_PG_READER_ROLE", "c360_reader"),
             duckdb_memory_limit=os.environ.get("C360_DUCKDB_MEMORY_LIMIT") or None,
             start_date=_env("C360_START_DATE", "2024-01-01"),
+            gx_data_docs=_env("C360_GX_DATA_DOCS", "0").lower() in ("1", "true", "yes", "on"),
         )
 
     @property
