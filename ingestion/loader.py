@@ -1164,20 +1164,26 @@ def _type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: _Stag
     errors: list[str] = []  # SQL for each possible error struct (NULL when that check passed)
     flagged: list[str] = []  # SQL conditions "this check failed"
     with_rules: set[int] = set()
+    shown: dict[int, str] = {}  # SQL of each column's value as text, for reasons (only built for broken rows)
     for i, col in enumerate(contract.columns):
         expr, duck_type = staged.columns.get(col.name, ("NULL", "VARCHAR"))
         native = _native_ok(col.type, duck_type)
-        raw = f"CAST({expr} AS VARCHAR)"
-        # trim() is slow; most values have nothing to trim, and the LIKE tests are cheap.
-        text = f"NULLIF(CASE WHEN {raw} LIKE ' %' OR {raw} LIKE '% ' THEN trim({raw}) ELSE {raw} END, '')"
-        if col.case:
-            text = f"{col.case}({text})"
-        texts.append(f"{text} AS v{i}")
         if native:
+            # A typed (Parquet) value is used as is: its presence is "n IS NOT NULL" and it is rendered as text
+            # only inside the reason of a broken rule, instead of casting every value to text.
             texts.append(f"{expr} AS n{i}")
+            shown[i] = f"CAST(n{i} AS VARCHAR)"
+        else:
+            raw = f"CAST({expr} AS VARCHAR)"
+            # trim() is slow; most values have nothing to trim, and the LIKE tests are cheap.
+            text = f"NULLIF(CASE WHEN {raw} LIKE ' %' OR {raw} LIKE '% ' THEN trim({raw}) ELSE {raw} END, '')"
+            if col.case:
+                text = f"{col.case}({text})"
+            texts.append(f"{text} AS v{i}")
+            shown[i] = f"v{i}"
         parsed.append(f"{_parse_sql(col, f'v{i}', f'n{i}' if native else None)} AS p{i}")
         typed.append(f"{_final_sql(col, f'p{i}')} AS t{i}")
-        cases = _rule_cases(contract, col, i)
+        cases = _rule_cases(contract, col, i, present=f"n{i}" if native else f"v{i}", shown=shown[i])
         if not cases:
             continue
         whens = " ".join(f"WHEN {cond} THEN {k + 1}" for k, (cond, _) in enumerate(cases))
@@ -1197,8 +1203,8 @@ def _type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: _Stag
         cross.append(f"coalesce({passed}, false) AS g{k}")
         reason = _text_sql(
             rule.column + " '{a}' is greater than " + rule.other + " '{b}'; " + rule.explanation,
-            a=f"left(v{a}, {_MAX_VALUE_IN_REASON})",
-            b=f"left(v{b}, {_MAX_VALUE_IN_REASON})",
+            a=f"left({shown[a]}, {_MAX_VALUE_IN_REASON})",
+            b=f"left({shown[b]}, {_MAX_VALUE_IN_REASON})",
         )
         value = (
             f"CAST({staged.columns[rule.column][0]} AS VARCHAR)" if rule.column in staged.columns else "NULL"
@@ -1281,10 +1287,13 @@ def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _rule_cases(contract: Contract, col: Column, i: int) -> list[tuple[str, str]]:
-    """The rules of column ``i``, in order, as (SQL condition "broken", SQL reason)."""
-    v, t = f"v{i}", f"t{i}"
-    shown = {"value": f"left({v}, {_MAX_VALUE_IN_REASON})"}
+def _rule_cases(contract: Contract, col: Column, i: int, *, present: str, shown: str) -> list[tuple[str, str]]:
+    """The rules of column ``i``, in order, as (SQL condition "broken", SQL reason).
+
+    ``present`` is the SQL of the delivered value (NULL when empty), ``shown`` the SQL of its text for reasons.
+    """
+    v, t = present, f"t{i}"
+    shown = {"value": f"left({shown}, {_MAX_VALUE_IN_REASON})"}
     name = col.name
     cases: list[tuple[str, str]] = []
     if col.not_empty:

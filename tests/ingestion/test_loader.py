@@ -872,6 +872,42 @@ def test_parquet_with_unexpected_column_types(tmp_path: Path, connect: Connect) 
     assert_reconciles(con)
 
 
+def test_parquet_native_values_in_quarantine_reasons(tmp_path: Path, connect: Connect) -> None:
+    """Typed Parquet values skip the text pass, but a broken rule still shows the delivered value."""
+    path = tmp_path / "typed.parquet"
+    con = duckdb.connect()
+    con.execute(
+        f"""
+        COPY (SELECT order_id, customer_id, order_ts::TIMESTAMP AS order_ts, status, currency,
+                     gross_amount::DECIMAL(18,2) AS gross_amount, discount_amount::DECIMAL(18,2) AS discount_amount
+              FROM (VALUES
+            ('T-1', 'C1', '2025-01-01 10:00:00', 'completed', 'EUR', '10.00', '1.00'),
+            ('T-2', 'C1', '2025-01-01 10:00:00', 'completed', 'EUR', '-5.25', NULL),
+            ('T-3', 'C1', '2025-01-01 10:00:00', 'completed', 'EUR', '10.00', '12.50'),
+            ('T-4', 'C1', NULL, 'completed', 'EUR', NULL, NULL)
+        ) AS t(order_id, customer_id, order_ts, status, currency, gross_amount, discount_amount)) TO '{path}'
+        """
+    )
+    con.close()
+    landing = one_file(tmp_path, "orders", "typed.parquet", path.read_bytes())
+    con = connect()
+    f = ingest_source(con, "orders", landing).files[0]
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_quarantined) == ("loaded", 4, 1, 3)
+    got = quarantine(con, "orders/typed.parquet")
+    assert [(line, column, value) for line, column, value, _ in got] == [
+        (2, "gross_amount", "-5.25"),
+        (3, "discount_amount", "12.50"),
+        (4, "gross_amount", None),
+        (4, "order_ts", None),
+    ]
+    reasons = {(line, column): reason for line, column, _, reason in got}
+    assert reasons[(2, "gross_amount")] == "gross_amount '-5.25' is negative; amounts must be >= 0"
+    assert "discount_amount '12.50' is greater than gross_amount '10.00'" in reasons[(3, "discount_amount")]
+    assert reasons[(4, "order_ts")].startswith("order_ts is empty")
+    assert reasons[(4, "gross_amount")].startswith("gross_amount is empty")
+    assert_reconciles(con)
+
+
 def test_gzipped_json_lines_and_an_empty_json_array(tmp_path: Path, connect: Connect) -> None:
     record = '{"response_id": "S-1", "submitted_at": "2025-01-01T00:00:00+01:00", "nps_score": 10}\n'
     landing = one_file(tmp_path, "survey_responses", "a.jsonl.gz", gzip.compress(record.encode()))
