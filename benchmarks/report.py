@@ -86,7 +86,8 @@ def render(data: dict) -> str:
         "- **T1**: `dbt build --exclude-resource-type unit_test` as a subprocess on the database after ingestion.",
         "- **T2**: `c360 run --as-of DATE --quiet` as a subprocess (process wall time, includes start-up and imports); "
         "phases from the Dagster step stats of the run; *start-up* = process wall − run duration; "
-        "*other* = run duration − the sum of the steps (Dagster overhead between steps).",
+        "*other* = run duration − the sum of the steps (Dagster overhead between steps). Where T2 ran several times "
+        "from scratch (by default up to 1M orders), the median run is shown and every wall time is listed under Runs.",
         "- **incremental**: the next day (`--as-of DATE+1`) after adding a JSON Lines file with 1 % new orders and "
         "0.2 % late updates to `landing/orders/`.",
         "- Peak RSS: `ru_maxrss` of each subprocess (`os.wait4`). Load: 1-minute load average before → after "
@@ -182,6 +183,11 @@ def render(data: dict) -> str:
                 if (r.get(k) or {}).get("git_commit")
             )
             + f"; generation {_s((r.get('generation') or {}).get('wall_s'))}"
+            + (
+                "; T2 walls " + ", ".join(_s(w) for w in (r.get("t2") or {}).get("repeats_wall_s"))
+                if len((r.get("t2") or {}).get("repeats_wall_s") or []) > 1
+                else ""
+            )
             + (f"; notes: {r['notes']}" if r.get("notes") else "")
         )
     return "\n".join(lines) + "\n"

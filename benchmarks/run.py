@@ -13,7 +13,8 @@ Per size (customers = orders / 20, ``c360 demo-data --seed 1 --as-of 2026-06-30`
 - **T1**: ``dbt build --exclude-resource-type unit_test --vars '{"as_of_date": ...}'`` on a copy of the database
   right after T0's ingestion.
 - **T2**: ``c360 run --as-of DATE --quiet`` on a fresh ``C360_HOME``; split by phase from the Dagster run's step
-  stats (``benchmarks.run_stats``).
+  stats (``benchmarks.run_stats``). Up to 1M orders T2 runs three times from scratch and the median run is
+  reported (a shared 2-core VM varies by a second or two between runs); ``--t2-repeat`` changes that.
 - **incremental**: a JSON Lines file with 1 % new orders for DATE + 1 day and 0.2 % late updates
   (``benchmarks.daily_delta``) is added to ``landing/orders/``, then ``c360 run --as-of DATE+1 --quiet``.
 
@@ -407,8 +408,17 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
         shutil.rmtree(work / "t1", ignore_errors=True)
 
     home = work / "home"
-    link_landing(landing, home / "landing")
-    entry["t2"] = run_pipeline("t2", home, args.as_of, env, logs)
+    repeat = args.t2_repeat if args.t2_repeat is not None else (3 if n <= 1_000_000 else 1)
+    runs = []
+    for i in range(repeat):
+        # each repetition from scratch (a fresh home on the same landing files); the median run is reported
+        shutil.rmtree(home, ignore_errors=True)
+        link_landing(landing, home / "landing")
+        runs.append(run_pipeline("t2" if repeat == 1 else f"t2_{i + 1}", home, args.as_of, env, logs))
+    entry["t2"] = sorted(runs, key=lambda m: m["wall_s"])[len(runs) // 2]
+    entry["t2"]["repeats_wall_s"] = [round(m["wall_s"], 2) for m in runs]
+    if repeat > 1:
+        log(f"  T2 walls {', '.join(f'{m['wall_s']:.1f}' for m in runs)} s: median {entry['t2']['wall_s']:.1f} s")
 
     if not args.skip_incremental and entry["t2"]["exit_code"] == 0:
         from benchmarks.daily_delta import write_daily_delta
@@ -487,6 +497,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-t1", action="store_true")
     parser.add_argument("--skip-incremental", action="store_true")
+    parser.add_argument(
+        "--t2-repeat",
+        type=int,
+        default=None,
+        help="run T2 this many times from scratch and report the median (default 3 up to 1M orders, else 1)",
+    )
     parser.add_argument("--memory-limit", default=None, help="DuckDB memory limit for every step, e.g. 4GB")
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/c360-bench"))
     parser.add_argument("--keep-data", action="store_true", help="keep the generated data and databases")

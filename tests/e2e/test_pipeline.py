@@ -72,11 +72,17 @@ def test_publication_is_logged_with_checks(demo_home: Path):
 
 
 def test_same_as_of_date_twice_gives_identical_published_tables(demo_home: Path):
+    from orchestration.dbt_manifest import MANIFEST
+    from orchestration.dbt_runner import _pickle_path
+
     before = published_fingerprints(demo_home)
+    parsed = (MANIFEST.stat().st_mtime_ns, _pickle_path().stat().st_mtime_ns)
     with c360_env(demo_home):
         assert run() == 0
     after = published_fingerprints(demo_home)
     assert before == after
+    # a run neither rewrites manifest.json nor re-parses the project (that cost a dbt parse per run)
+    assert (MANIFEST.stat().st_mtime_ns, _pickle_path().stat().st_mtime_ns) == parsed
     con = published(demo_home)
     assert con.sql("select count(*) from publication_log where status = 'published'").fetchone()[0] == 2
 

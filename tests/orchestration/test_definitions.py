@@ -41,3 +41,36 @@ def test_daily_schedule_runs_for_the_previous_day():
     context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 7, 1, 2, 0, tzinfo=dt.UTC))
     requests = list(schedule.evaluate_tick(context).run_requests or [])
     assert [r.partition_key for r in requests] == ["2026-06-30"]
+
+
+def test_definitions_load_without_great_expectations():
+    """GX takes seconds to import: the code location must not need it until a check runs (c360 run preloads it
+    in the background). Run in a fresh interpreter, since other tests of this session import GX."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import orchestration.definitions as d; "
+        "assert d.defs is not None; "
+        "print('great_expectations' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_gx_suite_checks_match_the_suites():
+    from expectations import suite_tables
+    from orchestration.defs.quality import gx_checks
+
+    checked = {key.asset_key.to_user_string() for check in gx_checks for key in check.check_keys}
+    assert checked == set(suite_tables())
+
+
+def test_gx_data_docs_are_opt_in(monkeypatch):
+    from orchestration.settings import Settings
+
+    monkeypatch.delenv("C360_GX_DATA_DOCS", raising=False)
+    assert Settings.from_env().gx_data_docs is False
+    for value, expected in (("1", True), ("true", True), ("0", False), ("no", False)):
+        monkeypatch.setenv("C360_GX_DATA_DOCS", value)
+        assert Settings.from_env().gx_data_docs is expected
