@@ -418,7 +418,8 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
     entry["t2"] = sorted(runs, key=lambda m: m["wall_s"])[len(runs) // 2]
     entry["t2"]["repeats_wall_s"] = [round(m["wall_s"], 2) for m in runs]
     if repeat > 1:
-        log(f"  T2 walls {', '.join(f'{m['wall_s']:.1f}' for m in runs)} s: median {entry['t2']['wall_s']:.1f} s")
+        walls = ", ".join(f"{m['wall_s']:.1f}" for m in runs)
+        log(f"  T2 walls {walls} s: median {entry['t2']['wall_s']:.1f} s")
 
     if not args.skip_incremental and entry["t2"]["exit_code"] == 0:
         from benchmarks.daily_delta import write_daily_delta
