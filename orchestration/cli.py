@@ -126,7 +126,7 @@ def _recover_dead_runs(instance) -> None:
 
 def _preload_great_expectations() -> None:
     """Import Great Expectations (about 3 s) in a background thread: the import overlaps with ingestion and dbt,
-    which spend most of their time in DuckDB without holding the GIL, instead of delaying the first check.
+    which spend much of their time in DuckDB without holding the GIL, instead of delaying the first check.
     The checks import it themselves; if this import failed, theirs raises the error where it belongs."""
 
     def load() -> None:
@@ -150,7 +150,6 @@ def run_pipeline(
     settings = Settings.from_env()
     _prepare(settings)
     started = time.monotonic()
-    _preload_great_expectations()
     from orchestration.dbt_manifest import ensure_manifest
 
     ensure_manifest()
@@ -164,6 +163,9 @@ def run_pipeline(
     job = defs.resolve_job_def(job_name or PIPELINE_JOB)
     if gc.get_freeze_count() == 0:  # once per process (a backfill calls this per day)
         gc.freeze()  # the imported modules and definitions live as long as the process: keep them out of GC scans
+    # after the Dagster/dbt imports (pure Python, they would only take turns on the GIL), before the run, whose
+    # ingestion and dbt steps spend much of their time in DuckDB
+    _preload_great_expectations()
     instance = dg.DagsterInstance.get()
     _recover_dead_runs(instance)
     print(f"c360 {job.name}: as-of {as_of}, data in {settings.home}", flush=True)
