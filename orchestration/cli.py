@@ -163,9 +163,6 @@ def run_pipeline(
     job = defs.resolve_job_def(job_name or PIPELINE_JOB)
     if gc.get_freeze_count() == 0:  # once per process (a backfill calls this per day)
         gc.freeze()  # the imported modules and definitions live as long as the process: keep them out of GC scans
-    # after the Dagster/dbt imports (pure Python, they would only take turns on the GIL), before the run, whose
-    # ingestion and dbt steps spend much of their time in DuckDB
-    _preload_great_expectations()
     instance = dg.DagsterInstance.get()
     _recover_dead_runs(instance)
     print(f"c360 {job.name}: as-of {as_of}, data in {settings.home}", flush=True)
@@ -176,6 +173,9 @@ def run_pipeline(
         run_config["ops"] = {
             "c360_dbt_models": {"config": {"vars_json": json.dumps(dbt_vars or {}), "full_refresh": full_refresh}}
         }
+    # Only now: the Dagster, dbt and instance imports are pure Python and would take turns on the GIL (or wait on
+    # each other's import locks); the run's ingestion and dbt steps spend much of their time in DuckDB.
+    _preload_great_expectations()
     try:
         result = job.execute_in_process(
             partition_key=as_of.isoformat(),
