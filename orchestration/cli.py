@@ -19,7 +19,6 @@ import json
 import os
 import socket
 import sys
-import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -124,20 +123,6 @@ def _recover_dead_runs(instance) -> None:
         print(f"marked run {run.run_id} failed: its process {pid} is gone")
 
 
-def _preload_great_expectations() -> None:
-    """Import Great Expectations (about 3 s) in a background thread: the import overlaps with ingestion and dbt,
-    which spend much of their time in DuckDB without holding the GIL, instead of delaying the first check.
-    The checks import it themselves; if this import failed, theirs raises the error where it belongs."""
-
-    def load() -> None:
-        try:
-            import expectations.runner  # noqa: F401
-        except Exception:  # noqa: BLE001 - reported by the checks' own import
-            pass
-
-    threading.Thread(target=load, name="c360-preload-gx", daemon=True).start()
-
-
 def run_pipeline(
     as_of: date,
     dbt_vars: dict | None = None,
@@ -173,9 +158,6 @@ def run_pipeline(
         run_config["ops"] = {
             "c360_dbt_models": {"config": {"vars_json": json.dumps(dbt_vars or {}), "full_refresh": full_refresh}}
         }
-    # Only now: the Dagster, dbt and instance imports are pure Python and would take turns on the GIL (or wait on
-    # each other's import locks); the run's ingestion and dbt steps spend much of their time in DuckDB.
-    _preload_great_expectations()
     try:
         result = job.execute_in_process(
             partition_key=as_of.isoformat(),

@@ -6,6 +6,7 @@ import dagster as dg
 
 from ingestion.loader import SourceLoadResult, ingest_source
 from orchestration.defs.resources import BUILD_DB_POOL, DAILY, C360Settings
+from orchestration.preload import preload_quality_gate
 from orchestration.settings import SOURCES
 from orchestration.warehouse import connect
 
@@ -57,6 +58,7 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
         ],
     )
     def _ingest(context: dg.AssetExecutionContext, c360: C360Settings) -> Iterator:
+        preload_quality_gate()  # GX imports in the background while DuckDB loads files
         settings = c360.get()
         con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
         try:

@@ -61,7 +61,8 @@ def build_gx_check(table: str) -> dg.AssetChecksDefinition:
         description=f"Great Expectations suite for {table} (expectations/suites.py).",
     )
     def _check(context: dg.AssetCheckExecutionContext, c360: C360Settings) -> dg.AssetCheckResult:
-        from expectations import GateConfig, run_table_suite  # GX loads here (or already did, see cli.run_pipeline)
+        # GX loads here, unless orchestration.preload already did
+        from expectations import GateConfig, run_table_suite
 
         settings = c360.get()
         as_of = date.fromisoformat(context.partition_key)
