@@ -1287,7 +1287,9 @@ def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _rule_cases(contract: Contract, col: Column, i: int, *, present: str, shown: str) -> list[tuple[str, str]]:
+def _rule_cases(
+    contract: Contract, col: Column, i: int, *, present: str, shown: str
+) -> list[tuple[str, str]]:
     """The rules of column ``i``, in order, as (SQL condition "broken", SQL reason).
 
     ``present`` is the SQL of the delivered value (NULL when empty), ``shown`` the SQL of its text for reasons.

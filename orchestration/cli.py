@@ -87,7 +87,11 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     settings.ensure_dirs()
     started = time.monotonic()
     summary = generate_demo_data(
-        settings.home, orders=args.orders, seed=args.seed, as_of=args.as_of, progress=lambda m: print(f"  {m}")
+        settings.home,
+        orders=args.orders,
+        seed=args.seed,
+        as_of=args.as_of,
+        progress=lambda m: print(f"  {m}"),
     )
     print(
         f"demo data in {settings.landing_dir}: {summary.orders:,} orders, {summary.customers:,} customers, "
@@ -144,7 +148,6 @@ def run_pipeline(
     from orchestration.defs.automation import PIPELINE_JOB
     from orchestration.publishing.outcome import handle_failed_run, summarize_run
 
-
     job = defs.resolve_job_def(job_name or PIPELINE_JOB)
     if gc.get_freeze_count() == 0:  # once per process (a backfill calls this per day)
         gc.freeze()  # the imported modules and definitions live as long as the process: keep them out of GC scans
@@ -156,7 +159,9 @@ def run_pipeline(
     }
     if job_name is None or job_name == PIPELINE_JOB:
         run_config["ops"] = {
-            "c360_dbt_models": {"config": {"vars_json": json.dumps(dbt_vars or {}), "full_refresh": full_refresh}}
+            "c360_dbt_models": {
+                "config": {"vars_json": json.dumps(dbt_vars or {}), "full_refresh": full_refresh}
+            }
         }
     try:
         result = job.execute_in_process(
@@ -183,7 +188,9 @@ def _print_summary(settings: Settings, outcome, seconds: float) -> None:
     print("\n" + "=" * 78)
     print(outcome.message())
     passed = sum(1 for c in outcome.checks if c.passed)
-    print(f"checks: {passed} passed, {len(outcome.failed_checks)} failed (blocking), {len(outcome.warnings)} warnings")
+    print(
+        f"checks: {passed} passed, {len(outcome.failed_checks)} failed (blocking), {len(outcome.warnings)} warnings"
+    )
     for warning in outcome.warnings:
         print(f"  warning: {warning.line()}")
     log = previous_log(settings)
@@ -251,7 +258,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     if last:
         counts = last[-1]["row_counts"]
         counts = json.loads(counts) if isinstance(counts, str) else counts
-        print(f"last publication: as-of {last[-1]['as_of_date']}, " + ", ".join(f"{t}={n:,}" for t, n in counts.items()))
+        print(
+            f"last publication: as-of {last[-1]['as_of_date']}, "
+            + ", ".join(f"{t}={n:,}" for t, n in counts.items())
+        )
     report = settings.reports_dir / "latest.html"
     if report.exists():
         print(f"report: {report}")
@@ -273,7 +283,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="c360", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="c360", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo-data", help="generate the demo landing zone")
@@ -298,7 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--quiet", action="store_true")
     backfill.set_defaults(func=cmd_backfill)
 
-    publish = sub.add_parser("publish", help="re-audit the current build and publish it if every check passes")
+    publish = sub.add_parser(
+        "publish", help="re-audit the current build and publish it if every check passes"
+    )
     publish.add_argument("--as-of", type=_parse_date, required=True)
     publish.add_argument("--quiet", action="store_true")
     publish.set_defaults(func=cmd_publish)

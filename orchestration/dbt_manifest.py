@@ -33,14 +33,23 @@ def ensure_manifest(force: bool = False) -> Path:
     if force or manifest_is_stale():
         dbt = Path(sys.executable).with_name("dbt")
         completed = subprocess.run(
-            [str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+            [
+                str(dbt),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+            ],
             cwd=DBT_PROJECT_DIR,
             capture_output=True,
             text=True,
         )
         if completed.returncode != 0:
             raise RuntimeError(
-                "dbt parse failed; fix the dbt project and retry:\n" + (completed.stdout + completed.stderr)[-4000:]
+                "dbt parse failed; fix the dbt project and retry:\n"
+                + (completed.stdout + completed.stderr)[-4000:]
             )
         MANIFEST.touch()
     return MANIFEST

@@ -49,7 +49,9 @@ def _pickle_path() -> Path:
 def _manifest_fields(manifest: Any) -> dict[str, Any]:
     """The public fields of a Manifest. (Manifest.__reduce_ex__ passes its fields positionally and misses one,
     so a pickled Manifest comes back with shifted lookups; pickling the fields and rebuilding avoids that.)"""
-    return {f.name: getattr(manifest, f.name) for f in dataclasses.fields(manifest) if not f.name.startswith("_")}
+    return {
+        f.name: getattr(manifest, f.name) for f in dataclasses.fields(manifest) if not f.name.startswith("_")
+    }
 
 
 def _manifest_from_fields(fields: dict[str, Any]) -> Any:
@@ -142,7 +144,11 @@ def _materializations(
                 preview = con.sql(f"select * from {relation} limit 5").fetchall()
                 header = [name for name, *_ in described]
                 metadata["preview"] = dg.MetadataValue.md(
-                    "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+                    "| "
+                    + " | ".join(header)
+                    + " |\n|"
+                    + "---|" * len(header)
+                    + "\n"
                     + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in preview)
                 )
             yield dg.MaterializeResult(asset_key=asset_key_for(props), metadata=metadata)

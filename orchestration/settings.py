@@ -45,7 +45,9 @@ class Settings:
         return cls(
             home=home,
             build_db=Path(_env("C360_BUILD_DB", str(home / "warehouse" / "build.duckdb"))).resolve(),
-            published_db=Path(_env("C360_PUBLISHED_DB", str(home / "warehouse" / "published.duckdb"))).resolve(),
+            published_db=Path(
+                _env("C360_PUBLISHED_DB", str(home / "warehouse" / "published.duckdb"))
+            ).resolve(),
             max_quarantine_share=float(_env("C360_MAX_QUARANTINE_SHARE", "0.05")),
             alert_log=Path(_env("C360_ALERT_LOG", str(home / "logs" / "alerts.log"))).resolve(),
             postgres_dsn=os.environ.get("C360_PG_DSN") or None,

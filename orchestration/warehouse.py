@@ -8,7 +8,9 @@ from pathlib import Path
 import duckdb
 
 
-def connect(path: Path, *, memory_limit: str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: Path, *, memory_limit: str | None = None, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
     config = {"memory_limit": memory_limit} if memory_limit else {}
     con = duckdb.connect(str(path), read_only=read_only, config=config)

@@ -34,7 +34,11 @@ c360_audit_publish = dg.define_asset_job(
 
 # Every day at 02:00 UTC for the previous day's partition: as-of date = the scheduled day minus one.
 daily_schedule = dg.build_schedule_from_partitioned_job(
-    c360_pipeline, hour_of_day=2, minute_of_hour=0, name="c360_daily", default_status=dg.DefaultScheduleStatus.RUNNING
+    c360_pipeline,
+    hour_of_day=2,
+    minute_of_hour=0,
+    name="c360_daily",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 
 
@@ -80,4 +84,8 @@ def held_back_alert(context: dg.RunFailureSensorContext):
     handle_failed_run(Settings.from_env(), context.instance, run.run_id, date.fromisoformat(partition))
 
 
-defs = dg.Definitions(jobs=[c360_pipeline, c360_audit_publish], schedules=[daily_schedule], sensors=[landing_sensor, held_back_alert])
+defs = dg.Definitions(
+    jobs=[c360_pipeline, c360_audit_publish],
+    schedules=[daily_schedule],
+    sensors=[landing_sensor, held_back_alert],
+)

@@ -60,7 +60,10 @@ def published_tables(context: dg.AssetExecutionContext, c360: C360Settings) -> d
         from orchestration.publishing.postgres import publish_to_postgres, safe_target
 
         postgres_counts = publish_to_postgres(
-            settings, settings.published_dir, [*PUBLISHED_TABLES, "publication_log"], run_id=context.run.run_id
+            settings,
+            settings.published_dir,
+            [*PUBLISHED_TABLES, "publication_log"],
+            run_id=context.run.run_id,
         )
         context.log.info(
             f"published {len(postgres_counts)} tables to PostgreSQL {safe_target(settings.postgres_dsn)} "

@@ -32,8 +32,12 @@ def _to_check_result(result: "SuiteResult") -> dg.AssetCheckResult:
         severity=severity,
         description="; ".join(lines) if lines else f"{len(result.outcomes)} expectations passed",
         metadata={
-            "observed": dg.MetadataValue.text("; ".join(f"{o.expectation}: {o.observed}" for o in failed) or "ok"),
-            "expected": dg.MetadataValue.text("; ".join(f"{o.expectation}: {o.expected}" for o in failed) or "-"),
+            "observed": dg.MetadataValue.text(
+                "; ".join(f"{o.expectation}: {o.observed}" for o in failed) or "ok"
+            ),
+            "expected": dg.MetadataValue.text(
+                "; ".join(f"{o.expectation}: {o.expected}" for o in failed) or "-"
+            ),
             "expectations": dg.MetadataValue.int(len(result.outcomes)),
             "failed_blocking": dg.MetadataValue.int(len(result.failed_blocking)),
             "errors": dg.MetadataValue.int(len(result.errors)),
@@ -76,7 +80,9 @@ def build_gx_check(table: str) -> dg.AssetChecksDefinition:
                 previous_row_count=last_published_row_count(settings, table),
                 # opt-in: rendering GX Data Docs costs about 0.3 s per table and run, and the outcomes are in the
                 # check metadata, the run summary, publication_log and the report anyway
-                data_docs_dir=settings.reports_dir / "gx" / context.partition_key if settings.gx_data_docs else None,
+                data_docs_dir=settings.reports_dir / "gx" / context.partition_key
+                if settings.gx_data_docs
+                else None,
             )
         finally:
             con.close()

@@ -81,11 +81,15 @@ def write_alert(settings: Settings, outcome: RunOutcome) -> None:
         handle.write(f"[{stamp}] {outcome.status.upper()} {outcome.message()}\n")
 
 
-def handle_failed_run(settings: Settings, instance: dg.DagsterInstance, run_id: str, as_of: date) -> RunOutcome:
+def handle_failed_run(
+    settings: Settings, instance: dg.DagsterInstance, run_id: str, as_of: date
+) -> RunOutcome:
     """Record a held-back run in publication_log (tables untouched) and raise the alert."""
     outcome = summarize_run(instance, run_id, as_of, success=False)
     if outcome.status == "held_back":
-        record_held_back(settings, run_id=run_id, as_of=as_of, checks=outcome.checks, message=outcome.message())
+        record_held_back(
+            settings, run_id=run_id, as_of=as_of, checks=outcome.checks, message=outcome.message()
+        )
         _refresh_report(settings, run_id, as_of)
     write_alert(settings, outcome)
     return outcome

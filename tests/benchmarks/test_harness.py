@@ -21,7 +21,12 @@ def _entry(orders: int, t2_wall: float, *, t0: float, incremental: float | None,
         "git_commit": "abc1234",
         "generation": {"wall_s": 1.0},
         "t0": {"total_s": t0, "ingest_s": 1.0, "models_s": 1.0, "tests_s": 0.1, "peak_rss_kb": 1024},
-        "t2": {"wall_s": t2_wall, "exit_code": 0, "peak_rss_kb": 2048, "repeats_wall_s": repeats or [t2_wall]},
+        "t2": {
+            "wall_s": t2_wall,
+            "exit_code": 0,
+            "peak_rss_kb": 2048,
+            "repeats_wall_s": repeats or [t2_wall],
+        },
         "incremental": None if incremental is None else {"wall_s": incremental, "exit_code": 0},
         "ratios": {
             "t2_minus_t0_over_t0": (t2_wall - t0) / t0,
@@ -35,7 +40,9 @@ def test_sizes_accept_suffixes_and_lists():
 
 
 def test_target_verdicts_follow_the_issue_thresholds():
-    assert targets(_entry(100_000, 15.0, t0=3.0, incremental=None)) == [("full pipeline ≤ 15 s", "15.0 s", True)]
+    assert targets(_entry(100_000, 15.0, t0=3.0, incremental=None)) == [
+        ("full pipeline ≤ 15 s", "15.0 s", True)
+    ]
     assert targets(_entry(100_000, 15.1, t0=3.0, incremental=None))[0][2] is False
     verdicts = {name: ok for name, _, ok in targets(_entry(10_000_000, 90.0, t0=50.0, incremental=36.0))}
     assert verdicts == {

@@ -16,7 +16,15 @@ AS_OF = date(2026, 6, 30)
 @contextmanager
 def c360_env(home: Path, **extra: str) -> Iterator[Path]:
     """Point C360_HOME and DAGSTER_HOME at `home` for the duration (module-scoped fixtures can't monkeypatch)."""
-    names = ["C360_HOME", "DAGSTER_HOME", "C360_BUILD_DB", "C360_PUBLISHED_DB", "C360_ALERT_LOG", "C360_PG_DSN", *extra]
+    names = [
+        "C360_HOME",
+        "DAGSTER_HOME",
+        "C360_BUILD_DB",
+        "C360_PUBLISHED_DB",
+        "C360_ALERT_LOG",
+        "C360_PG_DSN",
+        *extra,
+    ]
     saved = {name: os.environ.get(name) for name in names}
     for name in names:
         os.environ.pop(name, None)

@@ -25,7 +25,9 @@ def fresh_session() -> duckdb.DuckDBPyConnection:
 
 def snapshot(con: duckdb.DuckDBPyConnection) -> tuple:
     c360 = con.sql("select count(*), min(as_of_date), max(as_of_date) from customer_360").fetchone()
-    tiers = con.sql("select min(as_of_date), max(as_of_date), sum(customers) from kpi_customers_by_tier").fetchone()
+    tiers = con.sql(
+        "select min(as_of_date), max(as_of_date), sum(customers) from kpi_customers_by_tier"
+    ).fetchone()
     log = con.sql(
         "select max(as_of_date) from publication_log where logged_at = "
         "(select max(logged_at) from publication_log where status = 'published')"
@@ -45,7 +47,9 @@ while not stop.exists():
                 con.close()
             consistent = c_min == c_max == t_min == t_max == log_as_of and rows == customers
             if not consistent:
-                summary["inconsistent"].append([label, str(c_min), str(c_max), str(t_min), str(log_as_of), rows, customers])
+                summary["inconsistent"].append(
+                    [label, str(c_min), str(c_max), str(t_min), str(log_as_of), rows, customers]
+                )
             key = f"as_of_seen_{label}"
             if str(c_min) not in summary[key]:
                 summary[key].append(str(c_min))

@@ -22,8 +22,15 @@ def test_rerun_loads_nothing_and_a_corrected_file_changes_only_its_keys(tmp_path
         generate(home, orders=3_000, seed=13)
         assert run() == 0
         con = _build(home)
-        raw_before = {t: con.sql(f"select count(*) from raw.{t}").fetchone()[0] for t in ("orders", "contacts", "survey_responses")}
-        orders_before = dict(con.sql("select order_id, order_status || '|' || net_revenue from staging.stg_shop__orders").fetchall())
+        raw_before = {
+            t: con.sql(f"select count(*) from raw.{t}").fetchone()[0]
+            for t in ("orders", "contacts", "survey_responses")
+        }
+        orders_before = dict(
+            con.sql(
+                "select order_id, order_status || '|' || net_revenue from staging.stg_shop__orders"
+            ).fetchall()
+        )
         targets = con.sql(
             "select order_id, customer_id, ordered_at, currency, gross_amount, updated_at from staging.stg_shop__orders "
             "where order_status = 'completed' order by order_id limit 3"
@@ -44,12 +51,18 @@ def test_rerun_loads_nothing_and_a_corrected_file_changes_only_its_keys(tmp_path
         # a corrected delivery: the three orders were refunded later (newer updated_at)
         lines = ["order_id,customer_id,order_ts,status,currency,gross_amount,updated_at"]
         for order_id, customer_id, ordered_at, currency, gross, _updated_at in targets:
-            lines.append(f"{order_id},{customer_id},{ordered_at.isoformat()}Z,refunded,{currency},{gross},{AS_OF}T12:00:00Z")
+            lines.append(
+                f"{order_id},{customer_id},{ordered_at.isoformat()}Z,refunded,{currency},{gross},{AS_OF}T12:00:00Z"
+            )
         (home / "landing" / "orders" / "orders_correction.csv").write_text("\n".join(lines) + "\n")
         assert run() == 0
 
     con = _build(home)
-    orders_after = dict(con.sql("select order_id, order_status || '|' || net_revenue from staging.stg_shop__orders").fetchall())
+    orders_after = dict(
+        con.sql(
+            "select order_id, order_status || '|' || net_revenue from staging.stg_shop__orders"
+        ).fetchall()
+    )
     con.close()
     changed = {k for k in orders_before if orders_after.get(k) != orders_before[k]}
     assert changed == {t[0] for t in targets}

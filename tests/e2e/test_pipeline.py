@@ -34,8 +34,15 @@ def test_customer_360_has_one_row_per_crm_customer(demo_home: Path):
 def test_every_published_table_is_also_a_parquet_file(demo_home: Path):
     con = published(demo_home)
     tables = [t for (t,) in con.sql("select table_name from information_schema.tables").fetchall()]
-    assert {"customer_360", "customer_value_tier", "customer_lifecycle_stage", "customer_churn_indicators",
-            "customer_tier_history", "customer_actions", "publication_log"} <= set(tables)
+    assert {
+        "customer_360",
+        "customer_value_tier",
+        "customer_lifecycle_stage",
+        "customer_churn_indicators",
+        "customer_tier_history",
+        "customer_actions",
+        "publication_log",
+    } <= set(tables)
     assert any(t.startswith("kpi_") for t in tables)
     for table in tables:
         parquet = demo_home / "published" / f"{table}.parquet"
@@ -92,12 +99,29 @@ def test_dbt_unit_tests_pass_against_the_built_database(demo_home: Path):
     dbt = Path(sys.executable).with_name("dbt")
     env = {"C360_HOME": str(demo_home), "PATH": str(Path(sys.executable).parent), "HOME": str(demo_home)}
     completed = subprocess.run(
-        [str(dbt), "test", "--select", "test_type:unit", "--vars", f'{{"as_of_date": "{AS_OF}"}}',
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        capture_output=True, text=True, env=env, cwd=DBT_PROJECT_DIR,
+        [
+            str(dbt),
+            "test",
+            "--select",
+            "test_type:unit",
+            "--vars",
+            f'{{"as_of_date": "{AS_OF}"}}',
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=DBT_PROJECT_DIR,
     )
     assert completed.returncode == 0, completed.stdout[-5000:]
-    assert "PASS=" in completed.stdout and " ERROR=0" in completed.stdout and "FAIL=" not in completed.stdout.replace("FAIL=0", "")
+    assert (
+        "PASS=" in completed.stdout
+        and " ERROR=0" in completed.stdout
+        and "FAIL=" not in completed.stdout.replace("FAIL=0", "")
+    )
 
 
 def test_planted_behaviours_are_found(demo_home: Path):
@@ -145,7 +169,9 @@ def test_no_raw_personal_data_in_published_outputs(demo_home: Path):
     findings = []
     for relation, label in sources:
         rel = con.sql(f"select * from {relation} limit 0")
-        text_columns = [c for c, t in zip(rel.columns, rel.types, strict=True) if str(t) in ("VARCHAR", "JSON")]
+        text_columns = [
+            c for c, t in zip(rel.columns, rel.types, strict=True) if str(t) in ("VARCHAR", "JSON")
+        ]
         for column in text_columns:
             hits = con.sql(
                 f"""select count(*), any_value(v) from (select cast("{column}" as varchar) as v from {relation})
@@ -158,7 +184,9 @@ def test_no_raw_personal_data_in_published_outputs(demo_home: Path):
     forbidden = {"email", "phone", "phone_e164", "birthday", "respondent_email"}
     for table in tables:
         assert not forbidden & set(con.sql(f"select * from {table} limit 0").columns), table
-    masked = con.sql("select email_masked, phone_masked from customer_360 where email_masked is not null limit 1").fetchone()
+    masked = con.sql(
+        "select email_masked, phone_masked from customer_360 where email_masked is not null limit 1"
+    ).fetchone()
     assert "***@" in masked[0]
 
 
@@ -177,7 +205,11 @@ def test_every_published_column_is_documented_in_dbt(demo_home: Path):
 
     from orchestration.dbt_manifest import MANIFEST
 
-    nodes = {n["name"]: n for n in json.loads(MANIFEST.read_text())["nodes"].values() if n["resource_type"] == "model"}
+    nodes = {
+        n["name"]: n
+        for n in json.loads(MANIFEST.read_text())["nodes"].values()
+        if n["resource_type"] == "model"
+    }
     con = published(demo_home)
     undocumented = []
     for (table,) in con.sql("select table_name from information_schema.tables").fetchall():

@@ -38,8 +38,13 @@ def published_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_reader_sees_one_consistent_publication_throughout_a_run(published_home: Path, tmp_path: Path):
     out, stop = tmp_path / "reader.json", tmp_path / "stop"
     reader = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("reader_probe.py")),
-         str(published_home / "warehouse" / "published.duckdb"), str(out), str(stop)]
+        [
+            sys.executable,
+            str(Path(__file__).with_name("reader_probe.py")),
+            str(published_home / "warehouse" / "published.duckdb"),
+            str(out),
+            str(stop),
+        ]
     )
     try:
         deadline = time.monotonic() + 60
@@ -56,7 +61,9 @@ def test_reader_sees_one_consistent_publication_throughout_a_run(published_home:
     assert summary["errors"] == []
     assert summary["inconsistent"] == []
     assert summary["rounds"] > 20
-    assert summary["as_of_seen_long"] == [str(AS_OF - timedelta(days=1))]  # the open connection keeps its version
+    assert summary["as_of_seen_long"] == [
+        str(AS_OF - timedelta(days=1))
+    ]  # the open connection keeps its version
     assert str(AS_OF) in summary["as_of_seen_new"]  # new connections get the new publication
 
 
@@ -69,7 +76,10 @@ PHASES = {
 
 def _kill_at(home: Path, phase: str) -> None:
     process = subprocess.Popen(
-        [C360, "run", "--as-of", str(AS_OF)], env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [C360, "run", "--as-of", str(AS_OF)],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     try:
@@ -126,10 +136,20 @@ def test_scheduled_and_manual_runs_at_the_same_moment_are_serialized(published_h
         scheduled_key = schedule.evaluate_tick(context).run_requests[0].partition_key
     assert scheduled_key == str(AS_OF)
     runs = [
-        subprocess.Popen([C360, "run", "--as-of", scheduled_key, "--quiet"], env=_env(published_home),
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
-        subprocess.Popen([C360, "run", "--as-of", str(AS_OF - timedelta(days=1)), "--quiet"],
-                         env=_env(published_home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
+        subprocess.Popen(
+            [C360, "run", "--as-of", scheduled_key, "--quiet"],
+            env=_env(published_home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ),
+        subprocess.Popen(
+            [C360, "run", "--as-of", str(AS_OF - timedelta(days=1)), "--quiet"],
+            env=_env(published_home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ),
     ]
     outputs = [p.communicate(timeout=600)[0] for p in runs]
     for process, output in zip(runs, outputs, strict=True):

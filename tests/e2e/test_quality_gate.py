@@ -35,7 +35,10 @@ CORRUPTIONS = {
     "out_of_range_score": (
         "update main.customer_churn_indicators set churn_risk_score = 150 "
         "where customer_id = (select min(customer_id) from main.customer_churn_indicators)",
-        ["dbt_utils_between" if False else "between_customer_churn_indicators_churn_risk_score__100__0", "gx_suite"],
+        [
+            "dbt_utils_between" if False else "between_customer_churn_indicators_churn_risk_score__100__0",
+            "gx_suite",
+        ],
     ),
     "stale_latest_order": (
         f"delete from staging.stg_shop__orders where order_date > date '{AS_OF}' - interval 10 day",
@@ -57,7 +60,9 @@ def clean_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def _log(home: Path) -> list[tuple]:
     con = published(home)
     try:
-        return con.sql("select run_id, status, failed_checks from publication_log order by logged_at").fetchall()
+        return con.sql(
+            "select run_id, status, failed_checks from publication_log order by logged_at"
+        ).fetchall()
     finally:
         con.close()
 
