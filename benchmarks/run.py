@@ -187,26 +187,30 @@ def generate(n: int, seed: int, as_of: date, gen_home: Path, env: dict, logs: Pa
     return m
 
 
+def dbt_command(args: list[str], as_of: date, target: Path, logs: Path) -> list[str]:
+    """A dbt subprocess on the repository's project, writing to a private target and log path."""
+    return [
+        str(BIN / "dbt"),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(logs / "dbt"),
+        "--vars",
+        json.dumps({"as_of_date": as_of.isoformat()}),
+    ]
+
+
 def dbt_compile(as_of: date, target: Path, build_db: Path, env: dict, logs: Path) -> Path:
     """``dbt compile`` into a private target path (the repository's dbt_project/target stays untouched)."""
     log("dbt compile (for T0's compiled SQL and manifest)")
     build_db.parent.mkdir(parents=True, exist_ok=True)
     m = measure(
-        [
-            str(BIN / "dbt"),
-            "compile",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(logs / "dbt"),
-            "--vars",
-            json.dumps({"as_of_date": as_of.isoformat()}),
-        ],
+        dbt_command(["compile", "--quiet"], as_of, target, logs),
         env={**env, "C360_BUILD_DB": str(build_db)},
         log_file=logs / "dbt_compile.log",
     )
@@ -262,22 +266,7 @@ def run_t0(
 def run_t1(as_of: date, target: Path, t1_db: Path, env: dict, logs: Path) -> dict:
     log("T1: dbt build (subprocess) on the database after ingestion")
     m = measure(
-        [
-            str(BIN / "dbt"),
-            "build",
-            "--exclude-resource-type",
-            "unit_test",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(logs / "dbt"),
-            "--vars",
-            json.dumps({"as_of_date": as_of.isoformat()}),
-        ],
+        dbt_command(["build", "--exclude-resource-type", "unit_test"], as_of, target, logs),
         env={**env, "C360_BUILD_DB": str(t1_db)},
         log_file=logs / "t1.log",
     )

@@ -29,7 +29,7 @@ from dagster_dbt.asset_utils import (
     get_subset_selection_for_context,
 )
 
-from orchestration.dbt_manifest import MANIFEST, manifest_is_stale, newest_source_mtime
+from orchestration.dbt_manifest import MANIFEST, newest_source_mtime
 from orchestration.settings import DBT_PROJECT_DIR
 
 _lock = threading.Lock()
@@ -74,8 +74,8 @@ def parsed_manifest() -> Any:
             pickled = _pickle_path()
             fresh = (
                 pickled.exists()
-                and not manifest_is_stale()
-                and pickled.stat().st_mtime >= newest_source_mtime()
+                and MANIFEST.exists()
+                and min(pickled.stat().st_mtime, MANIFEST.stat().st_mtime) >= newest_source_mtime()
             )
             if fresh:
                 try:

@@ -647,6 +647,15 @@ def contacts_text() -> str:
     )
 
 
+def parquet_landing(tmp_path: Path, name: str, select_sql: str) -> Path:
+    """A landing zone with one orders Parquet file written by DuckDB from `select_sql`."""
+    path = tmp_path / name
+    con = duckdb.connect()
+    con.execute(f"COPY ({select_sql}) TO '{path}'")
+    con.close()
+    return one_file(tmp_path, "orders", name, path.read_bytes())
+
+
 def one_file(tmp_path: Path, source: str, name: str, data: bytes) -> Path:
     landing = tmp_path / "landing"
     (landing / source).mkdir(parents=True)
@@ -851,18 +860,16 @@ def test_blank_lines_inside_quoted_values_and_between_rows(tmp_path: Path, conne
 
 def test_parquet_with_unexpected_column_types(tmp_path: Path, connect: Connect) -> None:
     """Types that cannot be cast directly go through text, so bad values are quarantined, not fatal."""
-    path = tmp_path / "odd.parquet"
-    con = duckdb.connect()
-    con.execute(
-        f"""
-        COPY (SELECT * FROM (VALUES
-            ('Q-1', 'C1', 1700000000, 'completed', 'EUR', '12.50', [1, 2], {{'a': 1}}),
-            ('Q-2', 'C1', 1700000000, 'completed', 'EUR', 'abc', [3], {{'a': 2}})
-        ) AS t(order_id, customer_id, order_ts, status, currency, gross_amount, tags, meta)) TO '{path}'
+    landing = parquet_landing(
+        tmp_path,
+        "odd.parquet",
         """
+        SELECT * FROM (VALUES
+            ('Q-1', 'C1', 1700000000, 'completed', 'EUR', '12.50', [1, 2], {'a': 1}),
+            ('Q-2', 'C1', 1700000000, 'completed', 'EUR', 'abc', [3], {'a': 2})
+        ) AS t(order_id, customer_id, order_ts, status, currency, gross_amount, tags, meta)
+        """,
     )
-    con.close()
-    landing = one_file(tmp_path, "orders", "odd.parquet", path.read_bytes())
     con = connect()
     f = ingest_source(con, "orders", landing).files[0]
     assert (f.status, f.rows_read, f.rows_loaded, f.rows_quarantined) == ("loaded", 2, 0, 2)
@@ -874,22 +881,20 @@ def test_parquet_with_unexpected_column_types(tmp_path: Path, connect: Connect) 
 
 def test_parquet_native_values_in_quarantine_reasons(tmp_path: Path, connect: Connect) -> None:
     """Typed Parquet values skip the text pass, but a broken rule still shows the delivered value."""
-    path = tmp_path / "typed.parquet"
-    con = duckdb.connect()
-    con.execute(
-        f"""
-        COPY (SELECT order_id, customer_id, order_ts::TIMESTAMP AS order_ts, status, currency,
-                     gross_amount::DECIMAL(18,2) AS gross_amount, discount_amount::DECIMAL(18,2) AS discount_amount
-              FROM (VALUES
+    landing = parquet_landing(
+        tmp_path,
+        "typed.parquet",
+        """
+        SELECT order_id, customer_id, order_ts::TIMESTAMP AS order_ts, status, currency,
+               gross_amount::DECIMAL(18,2) AS gross_amount, discount_amount::DECIMAL(18,2) AS discount_amount
+        FROM (VALUES
             ('T-1', 'C1', '2025-01-01 10:00:00', 'completed', 'EUR', '10.00', '1.00'),
             ('T-2', 'C1', '2025-01-01 10:00:00', 'completed', 'EUR', '-5.25', NULL),
             ('T-3', 'C1', '2025-01-01 10:00:00', 'completed', 'EUR', '10.00', '12.50'),
             ('T-4', 'C1', NULL, 'completed', 'EUR', NULL, NULL)
-        ) AS t(order_id, customer_id, order_ts, status, currency, gross_amount, discount_amount)) TO '{path}'
-        """
+        ) AS t(order_id, customer_id, order_ts, status, currency, gross_amount, discount_amount)
+        """,
     )
-    con.close()
-    landing = one_file(tmp_path, "orders", "typed.parquet", path.read_bytes())
     con = connect()
     f = ingest_source(con, "orders", landing).files[0]
     assert (f.status, f.rows_read, f.rows_loaded, f.rows_quarantined) == ("loaded", 4, 1, 3)
