@@ -1,10 +1,11 @@
--- One row per survey response submitted on or before the as-of date, matched to a customer by contact_id,
--- else by normalized e-mail; unmatched responses are kept (customer_id null, match_method 'unmatched').
+-- One row per delivered survey response, matched to a customer by contact_id, else by normalized e-mail;
+-- unmatched responses are kept (customer_id null, match_method 'unmatched').
+-- Not filtered by the as-of date (its consumers keep submitted_date <= as-of): the matching does not depend on the
+-- date, so a daily run with no new responses or contacts reuses this table (orchestration/dbt_reuse.py).
 with
 
 responses as (
     select * from {{ ref('stg_survey__responses') }}
-    where submitted_date <= {{ as_of_date() }}
 ),
 
 contacts as (

@@ -5,6 +5,7 @@ with
 responses as (
     select * from {{ ref('int_survey_responses_matched') }}
     where customer_id is not null
+        and submitted_date <= {{ as_of_date() }}
 ),
 
 latest_nps as (

@@ -7,6 +7,7 @@ responses as (
     select * from {{ ref('int_survey_responses_matched') }}
     where customer_id is not null
         and submitted_date > {{ as_of_minus(var('trailing_days')) }}
+        and submitted_date <= {{ as_of_date() }}
 ),
 
 tiers as (

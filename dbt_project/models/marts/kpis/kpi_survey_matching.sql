@@ -4,6 +4,7 @@ with
 
 responses as (
     select * from {{ ref('int_survey_responses_matched') }}
+    where submitted_date <= {{ as_of_date() }}
 ),
 
 methods as (
