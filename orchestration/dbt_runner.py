@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DagsterDbtTranslator
 from dagster_dbt.asset_utils import (
     DAGSTER_DBT_EXCLUDE_METADATA_KEY,
@@ -29,8 +30,10 @@ from dagster_dbt.asset_utils import (
     get_subset_selection_for_context,
 )
 
+from orchestration import dbt_reuse
 from orchestration.dbt_manifest import MANIFEST, newest_source_mtime
 from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.warehouse import connect
 
 _lock = threading.Lock()
 _manifest: Any = None
@@ -116,44 +119,46 @@ def release_duckdb() -> None:
 
 
 def _materializations(
-    built: list[tuple[Mapping[str, Any], float]], build_db: Path, asset_key_for
+    built: list[tuple[Mapping[str, Any], float]],
+    con: duckdb.DuckDBPyConnection,
+    asset_key_for,
+    reused: Mapping[str, Mapping[str, Any]],
 ) -> Iterator[dg.MaterializeResult]:
-    """One materialization per built model with what a data engineer looks at first in the UI: row count,
-    column schema and (for the marts BI tools read) a five-row preview."""
-    from orchestration.warehouse import connect
-
-    con = connect(build_db, read_only=False)
-    try:
-        for props, seconds in built:
-            relation = f'"{props["schema"]}"."{props.get("alias") or props["name"]}"'
-            rows = con.sql(f"select count(*) from {relation}").fetchone()[0]
-            described = con.sql(f"describe {relation}").fetchall()
-            columns = props.get("columns", {})
-            schema = dg.TableSchema(
-                columns=[
-                    dg.TableColumn(name, str(dtype), description=(columns.get(name) or {}).get("description"))
-                    for name, dtype, *_ in described
-                ]
+    """One materialization per built or reused model with what a data engineer looks at first in the UI: row
+    count, column schema and (for the marts BI tools read) a five-row preview."""
+    for props, seconds in built:
+        relation = f'"{props["schema"]}"."{props.get("alias") or props["name"]}"'
+        rows = con.sql(f"select count(*) from {relation}").fetchone()[0]
+        described = con.sql(f"describe {relation}").fetchall()
+        columns = props.get("columns", {})
+        schema = dg.TableSchema(
+            columns=[
+                dg.TableColumn(name, str(dtype), description=(columns.get(name) or {}).get("description"))
+                for name, dtype, *_ in described
+            ]
+        )
+        metadata = {
+            "dagster/row_count": dg.MetadataValue.int(rows),
+            "dagster/column_schema": dg.MetadataValue.table_schema(schema),
+            "execution_seconds": dg.MetadataValue.float(round(seconds, 3)),
+        }
+        if props["fqn"][1] == "marts":
+            preview = con.sql(f"select * from {relation} limit 5").fetchall()
+            header = [name for name, *_ in described]
+            metadata["preview"] = dg.MetadataValue.md(
+                "| "
+                + " | ".join(header)
+                + " |\n|"
+                + "---|" * len(header)
+                + "\n"
+                + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in preview)
             )
-            metadata = {
-                "dagster/row_count": dg.MetadataValue.int(rows),
-                "dagster/column_schema": dg.MetadataValue.table_schema(schema),
-                "execution_seconds": dg.MetadataValue.float(round(seconds, 3)),
-            }
-            if props["fqn"][1] == "marts":
-                preview = con.sql(f"select * from {relation} limit 5").fetchall()
-                header = [name for name, *_ in described]
-                metadata["preview"] = dg.MetadataValue.md(
-                    "| "
-                    + " | ".join(header)
-                    + " |\n|"
-                    + "---|" * len(header)
-                    + "\n"
-                    + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in preview)
-                )
-            yield dg.MaterializeResult(asset_key=asset_key_for(props), metadata=metadata)
-    finally:
-        con.close()
+        state = reused.get(props["unique_id"])
+        if state is not None:
+            metadata["c360/reused"] = dg.MetadataValue.text(
+                f"not rebuilt: inputs unchanged since run {state['run_id']} (as-of {state['as_of_date']})"
+            )
+        yield dg.MaterializeResult(asset_key=asset_key_for(props), metadata=metadata)
 
 
 def _selection(context: dg.AssetExecutionContext, manifest_json: Mapping[str, Any], translator) -> list[str]:
@@ -170,6 +175,25 @@ def _selection(context: dg.AssetExecutionContext, manifest_json: Mapping[str, An
     if indirect:
         os.environ["DBT_INDIRECT_SELECTION"] = indirect
     return args
+
+
+def _is_whole_project(context: dg.AssetExecutionContext) -> bool:
+    assets_def = context.assets_def
+    return (
+        assets_def.keys_by_output_name == assets_def.node_keys_by_output_name
+        and assets_def.check_specs_by_output_name == assets_def.node_check_specs_by_output_name
+    )
+
+
+def _selected_models(
+    context: dg.AssetExecutionContext, manifest_json: Mapping[str, Any], asset_key_for
+) -> list[str]:
+    selected = set(context.selected_asset_keys)
+    return [
+        uid
+        for uid, props in manifest_json["nodes"].items()
+        if props["resource_type"] == "model" and asset_key_for(props) in selected
+    ]
 
 
 def run_dbt_build(
@@ -192,9 +216,36 @@ def run_dbt_build(
             if node.resource_type == "model" or node.node_status not in ("pass", "success"):
                 context.log.info(f"dbt {node.resource_type} {node.node_name}: {node.node_status}")
 
+    selection = _selection(context, manifest_json, translator)
+    models = _selected_models(context, manifest_json, asset_key_for)
+    # reuse only on a whole-project run: a subset picked in the UI is rebuilt as asked
+    whole_project = _is_whole_project(context) and not {"--exclude", "--selector"} & set(selection)
+    allow_reuse = whole_project and not full_refresh and dbt_reuse.reuse_enabled()
+    con = connect(build_db, read_only=False)
+    try:
+        reuse = dbt_reuse.plan(
+            con,
+            manifest_json,
+            dbt_vars,
+            (DBT_PROJECT_DIR / "dbt_project.yml").read_text(),
+            candidates=models if allow_reuse else [],
+        )
+        # forget what is about to be rebuilt, so an interrupted build is never mistaken for a finished one
+        dbt_reuse.forget(con, [m for m in models if m not in reuse.reused])
+    finally:
+        con.close()
+    if reuse.reused:
+        context.log.info(
+            f"dbt: reusing {len(reuse.reused)} models whose inputs are unchanged (their tests still run): "
+            + ", ".join(reuse.reused_names)
+        )
+        # the tests of the reused models stay selected: `fqn:*` selects them directly, and indirect selection
+        # is off so that excluding a model does not exclude its tests
+        selection = [*selection, "--exclude", *reuse.reused_names, "--indirect-selection", "empty"]
+
     args = [
         "build",
-        *_selection(context, manifest_json, translator),
+        *selection,
         "--vars",
         json.dumps(dict(dbt_vars)),
         "--exclude-resource-type",
@@ -219,6 +270,7 @@ def run_dbt_build(
         + ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
     )
     failed_models: list[str] = []
+    failed_ids: list[str] = []
     built: list[tuple[Mapping[str, Any], float]] = []
     for node_result in result.result.results:
         node = node_result.node
@@ -231,6 +283,7 @@ def run_dbt_build(
                 built.append((props, node_result.execution_time))
             else:
                 failed_models.append(f"{node.name}: {status} - {node_result.message}")
+                failed_ids.append(node.unique_id)
         elif node.resource_type == "test":
             check_key = get_asset_check_key_for_test(manifest_json, translator, node.unique_id, None)
             if check_key is None:
@@ -251,7 +304,21 @@ def run_dbt_build(
                     "dbt_status": dg.MetadataValue.text(status),
                 },
             )
-    yield from _materializations(built, build_db, asset_key_for)
+    built_ids = [props["unique_id"] for props, _ in built]
+    con = connect(build_db, read_only=False)
+    try:
+        dbt_reuse.forget(con, failed_ids)
+        dbt_reuse.record(
+            con, manifest_json, reuse, built_ids, run_id=context.run.run_id, as_of=dbt_vars.get("as_of_date")
+        )
+        seconds = {props["unique_id"]: t for props, t in built} | dict.fromkeys(reuse.reused, 0.0)
+        ordered = [
+            (manifest_json["nodes"][uid], seconds[uid])
+            for uid in dbt_reuse.topological(manifest_json, list(seconds))
+        ]
+        yield from _materializations(ordered, con, asset_key_for, reuse.reused)
+    finally:
+        con.close()
     if failed_models:
         raise dg.Failure(
             description="dbt models failed to build:\n" + "\n".join(failed_models),

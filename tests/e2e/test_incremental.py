@@ -3,11 +3,17 @@ file changes exactly the keys it corrects."""
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
-from e2e_helpers import AS_OF, c360_env, generate, run
+from e2e_helpers import AS_OF, c360_env, generate, published_fingerprints, run
+
+from benchmarks.daily_delta import write_daily_delta
+from orchestration.publishing.gate import collect_check_results
 
 pytestmark = pytest.mark.e2e
 
@@ -68,3 +74,69 @@ def test_rerun_loads_nothing_and_a_corrected_file_changes_only_its_keys(tmp_path
     assert changed == {t[0] for t in targets}
     assert set(orders_after) == set(orders_before)
     assert all(orders_after[t[0]].startswith("refunded|") for t in targets)
+
+
+def _state(home: Path) -> dict[str, str]:
+    """Model name -> the run that last built it (orchestration.dbt_reuse)."""
+    con = _build(home)
+    try:
+        rows = con.sql("select unique_id, run_id from c360_meta.dbt_model_state").fetchall()
+    finally:
+        con.close()
+    return {uid.split(".")[-1]: run_id for uid, run_id in rows}
+
+
+def _latest_run_id() -> str:
+    with dg.DagsterInstance.get() as instance:
+        return instance.get_runs(limit=1)[0].run_id
+
+
+def test_next_day_reuses_unchanged_models_with_the_same_results(tmp_path: Path):
+    home = tmp_path / "c360"
+    next_day = AS_OF + timedelta(days=1)
+    identity = {
+        "stg_crm__contacts",
+        "int_contacts_merged",
+        "int_contact_merges_recorded",
+        "int_customers_profiled",
+    }
+    with c360_env(home):
+        generate(home, orders=3_000, seed=21)
+        assert run() == 0
+        first = _latest_run_id()
+        assert set(_state(home).values()) == {first}
+
+        # the next day: new and updated orders only
+        write_daily_delta(home / "warehouse" / "build.duckdb", home / "landing" / "orders", next_day)
+        assert run(next_day) == 0
+        second = _latest_run_id()
+        state = _state(home)
+        reused = {model for model, run_id in state.items() if run_id == first}
+        assert reused == identity | {"stg_survey__responses", "int_survey_responses_matched"}
+        assert state["stg_shop__orders"] == state["customer_360"] == second
+        with dg.DagsterInstance.get() as instance:
+            event = instance.get_latest_materialization_event(dg.AssetKey("int_contacts_merged"))
+            assert event.run_id == second
+            assert "c360/reused" in event.asset_materialization.metadata
+            assert (
+                "c360/reused"
+                not in instance.get_latest_materialization_event(
+                    dg.AssetKey("stg_shop__orders")
+                ).asset_materialization.metadata
+            )
+            tested = {c.asset for c in collect_check_results(instance, second)}
+        assert identity <= tested  # the tests of reused models still ran in this run
+        with_reuse = published_fingerprints(home)
+
+        # the same day rebuilt from scratch gives the same published tables
+        os.environ["C360_DBT_REUSE"] = "0"
+        try:
+            assert run(next_day) == 0
+        finally:
+            del os.environ["C360_DBT_REUSE"]
+        assert set(_state(home).values()) == {_latest_run_id()}
+        assert published_fingerprints(home) == with_reuse
+
+        # a changed business rule (a --var) rebuilds everything, the identity chain included
+        assert run(next_day, low_nps_max=5) == 0
+        assert set(_state(home).values()) == {_latest_run_id()}

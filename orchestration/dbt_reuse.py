@@ -1,0 +1,275 @@
+"""Reuse of unchanged dbt models: a daily run rebuilds only the models whose inputs changed.
+
+A model's *fingerprint* covers everything its table depends on:
+- its SQL (dbt's checksum) and config; for a Python model, also the repository modules it imports;
+- the project: `dbt_project.yml` (vars and configs), every macro of the project, the dbt version, the run's `--var`
+  overrides, and the values of the environment variables the project reads (hashed, e.g. the PII hash key);
+- the as-of date, only when the model or a project macro it calls refers to it (`as_of`);
+- the fingerprints of its parent models, and for raw sources their row count and newest ingested file.
+
+After every model built by a run, its fingerprint is recorded in the build database. The next run reuses a model
+(leaves its table as it is) when the fingerprint is the same and the table still has the row count recorded then.
+Its dbt tests still run on it, and Dagster still gets a materialization for the run's as-of date, marked reused.
+On a daily run with only new order files, the identity chain (contacts, merges, profiles) and the survey staging
+are reused.
+
+Reuse applies to whole-project runs (the pipeline, backfills, the schedule), not to a subset a user picked in
+the UI, and never with --full-refresh. `C360_DBT_REUSE=0` turns it off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+STATE_SCHEMA = "c360_meta"
+STATE_TABLE = f"{STATE_SCHEMA}.dbt_model_state"
+_ENV_VAR = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
+_IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", re.MULTILINE)
+
+
+def reuse_enabled() -> bool:
+    return os.environ.get("C360_DBT_REUSE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class ReusePlan:
+    fingerprints: dict[str, str]  # model unique_id -> fingerprint for this run
+    reused: dict[str, dict[str, Any]] = field(default_factory=dict)  # model unique_id -> recorded build
+
+    @property
+    def reused_names(self) -> list[str]:
+        return sorted(uid.split(".")[-1] for uid in self.reused)
+
+
+def _sha(*parts: Any) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _project_macros(manifest_json: Mapping[str, Any]) -> dict[str, Any]:
+    project = manifest_json["metadata"].get("project_name")
+    return {
+        uid: macro for uid, macro in manifest_json["macros"].items() if macro.get("package_name") == project
+    }
+
+
+def _project_fingerprint(
+    manifest_json: Mapping[str, Any], dbt_vars: Mapping[str, Any], project_yml: str
+) -> str:
+    macros = _project_macros(manifest_json)
+    texts = [project_yml, *(m["macro_sql"] for m in macros.values())]
+    texts += [n.get("raw_code") or "" for n in manifest_json["nodes"].values()]
+    env_names = sorted({name for text in texts for name in _ENV_VAR.findall(text)})
+    return _sha(
+        manifest_json["metadata"].get("dbt_version"),
+        project_yml,
+        {uid: m["macro_sql"] for uid, m in sorted(macros.items())},
+        {k: v for k, v in sorted(dbt_vars.items()) if k != "as_of_date"},
+        {name: _sha(os.environ.get(name)) for name in env_names},
+    )
+
+
+def _macro_closure(manifest_json: Mapping[str, Any], macro_ids: list[str]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(macro_ids)
+    while stack:
+        uid = stack.pop()
+        if uid in seen or uid not in manifest_json["macros"]:
+            continue
+        seen.add(uid)
+        stack.extend(manifest_json["macros"][uid].get("depends_on", {}).get("macros", []))
+    return seen
+
+
+def depends_on_as_of(manifest_json: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """True when the model's SQL, or a project macro it calls, refers to the as-of date."""
+    if "as_of" in (node.get("raw_code") or ""):
+        return True
+    project_macros = _project_macros(manifest_json)
+    return any(
+        "as_of" in project_macros[uid]["macro_sql"]
+        for uid in _macro_closure(manifest_json, node.get("depends_on", {}).get("macros", []))
+        if uid in project_macros
+    )
+
+
+def _local_imports(code: str) -> dict[str, str]:
+    """Content hashes of the repository's own modules a Python model imports (a change there changes the model)."""
+    from orchestration.settings import REPO_ROOT
+
+    hashes = {}
+    for match in _IMPORT.finditer(code):
+        module = match.group(1) or match.group(2)
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            continue
+        origin = os.path.abspath(getattr(spec, "origin", None) or "")
+        # the repository's own code, not the packages of a virtual environment inside it
+        if origin.startswith(str(REPO_ROOT) + os.sep) and not origin.startswith(sys.prefix + os.sep):
+            with open(origin, "rb") as handle:
+                hashes[module] = hashlib.sha256(handle.read()).hexdigest()
+    return hashes
+
+
+def _relation(props: Mapping[str, Any]) -> str:
+    name = props.get("alias") or props.get("identifier") or props["name"]
+    return f'"{props["schema"]}"."{name}"'
+
+
+def _exists(con: duckdb.DuckDBPyConnection, props: Mapping[str, Any]) -> bool:
+    name = props.get("alias") or props.get("identifier") or props["name"]
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+            [props["schema"], name],
+        ).fetchone()[0]
+    )
+
+
+def _source_watermark(con: duckdb.DuckDBPyConnection, props: Mapping[str, Any]) -> Any:
+    if not _exists(con, props):
+        return "missing"
+    columns = {r[0] for r in con.sql(f"describe {_relation(props)}").fetchall()}
+    newest = "max(_file_id)" if "_file_id" in columns else "null"
+    return list(con.sql(f"select count(*), {newest} from {_relation(props)}").fetchone())
+
+
+def fingerprints(
+    con: duckdb.DuckDBPyConnection,
+    manifest_json: Mapping[str, Any],
+    dbt_vars: Mapping[str, Any],
+    project_yml: str,
+) -> dict[str, str]:
+    """The fingerprint of every model of the project for this run (see the module docstring)."""
+    project = _project_fingerprint(manifest_json, dbt_vars, project_yml)
+    nodes = manifest_json["nodes"]
+    sources = manifest_json["sources"]
+    watermarks: dict[str, Any] = {}
+    result: dict[str, str] = {}
+
+    def fingerprint(uid: str) -> str:
+        if uid in result:
+            return result[uid]
+        node = nodes[uid]
+        parents = []
+        for parent in node.get("depends_on", {}).get("nodes", []):
+            if parent in sources:
+                if parent not in watermarks:
+                    watermarks[parent] = _source_watermark(con, sources[parent])
+                parents.append((parent, watermarks[parent]))
+            elif parent in nodes and nodes[parent]["resource_type"] == "model":
+                parents.append((parent, fingerprint(parent)))
+            else:  # a seed, snapshot or something unknown: never reused
+                parents.append((parent, os.urandom(8).hex()))
+        result[uid] = _sha(
+            project,
+            node["checksum"],
+            node.get("config"),
+            _local_imports(node.get("raw_code") or "") if node.get("language") == "python" else None,
+            dbt_vars.get("as_of_date") if depends_on_as_of(manifest_json, node) else None,
+            parents,
+        )
+        return result[uid]
+
+    for uid, node in nodes.items():
+        if node["resource_type"] == "model":
+            fingerprint(uid)
+    return result
+
+
+def topological(manifest_json: Mapping[str, Any], unique_ids: list[str]) -> list[str]:
+    """`unique_ids` with every model after the models it depends on (Dagster wants materializations so)."""
+    nodes = manifest_json["nodes"]
+    depth: dict[str, int] = {}
+
+    def level(uid: str) -> int:
+        if uid not in depth:
+            parents = [p for p in nodes[uid].get("depends_on", {}).get("nodes", []) if p in nodes]
+            depth[uid] = 1 + max((level(p) for p in parents), default=0)
+        return depth[uid]
+
+    return sorted(unique_ids, key=lambda uid: (level(uid), uid))
+
+
+def _ensure_state(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {STATE_SCHEMA}")
+    con.execute(
+        f"""create table if not exists {STATE_TABLE} (
+            unique_id varchar primary key,
+            fingerprint varchar not null,
+            row_count bigint not null,
+            run_id varchar not null,
+            as_of_date date,
+            built_at timestamp not null   -- wall-clock time of the record (metadata, never used by a model)
+        )"""
+    )
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection,
+    manifest_json: Mapping[str, Any],
+    dbt_vars: Mapping[str, Any],
+    project_yml: str,
+    candidates: list[str],
+) -> ReusePlan:
+    """Which of `candidates` (model unique_ids) can keep the table built by an earlier run."""
+    prints = fingerprints(con, manifest_json, dbt_vars, project_yml)
+    _ensure_state(con)
+    recorded = {
+        row[0]: {"fingerprint": row[1], "row_count": row[2], "run_id": row[3], "as_of_date": row[4]}
+        for row in con.sql(
+            f"select unique_id, fingerprint, row_count, run_id, as_of_date from {STATE_TABLE}"
+        ).fetchall()
+    }
+    reused: dict[str, dict[str, Any]] = {}
+    for uid in candidates:
+        state = recorded.get(uid)
+        props = manifest_json["nodes"][uid]
+        if state is None or state["fingerprint"] != prints[uid] or not _exists(con, props):
+            continue
+        if con.sql(f"select count(*) from {_relation(props)}").fetchone()[0] != state["row_count"]:
+            continue  # changed outside c360 (a manual dbt run, say): rebuild
+        reused[uid] = state
+    return ReusePlan(fingerprints=prints, reused=reused)
+
+
+def forget(con: duckdb.DuckDBPyConnection, unique_ids: list[str]) -> None:
+    """Drop the records of models about to be rebuilt (or that failed): an interrupted build is never reused."""
+    _ensure_state(con)
+    if unique_ids:
+        con.execute(
+            f"delete from {STATE_TABLE} where unique_id in (select unnest(?::varchar[]))", [unique_ids]
+        )
+
+
+def record(
+    con: duckdb.DuckDBPyConnection,
+    manifest_json: Mapping[str, Any],
+    plan: ReusePlan,
+    built: list[str],
+    *,
+    run_id: str,
+    as_of: str | None,
+) -> None:
+    """Remember the fingerprint and row count of every model this run built."""
+    _ensure_state(con)
+    for uid in built:
+        rows = con.sql(f"select count(*) from {_relation(manifest_json['nodes'][uid])}").fetchone()[0]
+        con.execute(
+            f"insert or replace into {STATE_TABLE} values (?, ?, ?, ?, ?, now()::timestamp)",
+            [uid, plan.fingerprints[uid], rows, run_id, as_of],
+        )
