@@ -75,9 +75,11 @@ PHASES = {
 
 
 def _kill_at(home: Path, phase: str) -> None:
+    # the same day again would reuse every dbt model (orchestration/dbt_reuse.py): rebuild them, so that there is
+    # a dbt phase to kill; the re-run after the kill has reuse on and must not reuse what the kill interrupted
     process = subprocess.Popen(
         [C360, "run", "--as-of", str(AS_OF)],
-        env=_env(home),
+        env={**_env(home), "C360_DBT_REUSE": "0"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
