@@ -125,17 +125,20 @@ def _local_imports(code: str) -> dict[str, str]:
     return hashes
 
 
-def _relation(props: Mapping[str, Any]) -> str:
-    name = props.get("alias") or props.get("identifier") or props["name"]
-    return f'"{props["schema"]}"."{name}"'
+def _table_name(props: Mapping[str, Any]) -> str:
+    return props.get("alias") or props.get("identifier") or props["name"]
+
+
+def relation_name(props: Mapping[str, Any]) -> str:
+    """The quoted schema.table of a model or source from its manifest entry."""
+    return f'"{props["schema"]}"."{_table_name(props)}"'
 
 
 def _exists(con: duckdb.DuckDBPyConnection, props: Mapping[str, Any]) -> bool:
-    name = props.get("alias") or props.get("identifier") or props["name"]
     return bool(
         con.execute(
             "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-            [props["schema"], name],
+            [props["schema"], _table_name(props)],
         ).fetchone()[0]
     )
 
@@ -143,9 +146,9 @@ def _exists(con: duckdb.DuckDBPyConnection, props: Mapping[str, Any]) -> bool:
 def _source_watermark(con: duckdb.DuckDBPyConnection, props: Mapping[str, Any]) -> Any:
     if not _exists(con, props):
         return "missing"
-    columns = {r[0] for r in con.sql(f"describe {_relation(props)}").fetchall()}
+    columns = {r[0] for r in con.sql(f"describe {relation_name(props)}").fetchall()}
     newest = "max(_file_id)" if "_file_id" in columns else "null"
-    return list(con.sql(f"select count(*), {newest} from {_relation(props)}").fetchone())
+    return list(con.sql(f"select count(*), {newest} from {relation_name(props)}").fetchone())
 
 
 def fingerprints(
@@ -241,7 +244,7 @@ def plan(
         props = manifest_json["nodes"][uid]
         if state is None or state["fingerprint"] != prints[uid] or not _exists(con, props):
             continue
-        if con.sql(f"select count(*) from {_relation(props)}").fetchone()[0] != state["row_count"]:
+        if con.sql(f"select count(*) from {relation_name(props)}").fetchone()[0] != state["row_count"]:
             continue  # changed outside c360 (a manual dbt run, say): rebuild
         reused[uid] = state
     return ReusePlan(fingerprints=prints, reused=reused)
@@ -268,7 +271,7 @@ def record(
     """Remember the fingerprint and row count of every model this run built."""
     _ensure_state(con)
     for uid in built:
-        rows = con.sql(f"select count(*) from {_relation(manifest_json['nodes'][uid])}").fetchone()[0]
+        rows = con.sql(f"select count(*) from {relation_name(manifest_json['nodes'][uid])}").fetchone()[0]
         con.execute(
             f"insert or replace into {STATE_TABLE} values (?, ?, ?, ?, ?, now()::timestamp)",
             [uid, plan.fingerprints[uid], rows, run_id, as_of],

@@ -127,7 +127,7 @@ def _materializations(
     """One materialization per built or reused model with what a data engineer looks at first in the UI: row
     count, column schema and (for the marts BI tools read) a five-row preview."""
     for props, seconds in built:
-        relation = f'"{props["schema"]}"."{props.get("alias") or props["name"]}"'
+        relation = dbt_reuse.relation_name(props)
         rows = con.sql(f"select count(*) from {relation}").fetchone()[0]
         described = con.sql(f"describe {relation}").fetchall()
         columns = props.get("columns", {})
