@@ -10,8 +10,8 @@ A model's *fingerprint* covers everything its table depends on:
 After every model built by a run, its fingerprint is recorded in the build database. The next run reuses a model
 (leaves its table as it is) when the fingerprint is the same and the table still has the row count recorded then.
 Its dbt tests still run on it, and Dagster still gets a materialization for the run's as-of date, marked reused.
-On a daily run with only new order files, the identity chain (contacts, merges, profiles) and the survey staging
-are reused.
+On a daily run with only new order files, the identity chain (contacts, merges, profiles) and the survey matching
+are reused; a re-run of the same day reuses every model.
 
 Reuse applies to whole-project runs (the pipeline, backfills, the schedule), not to a subset a user picked in
 the UI, and never with --full-refresh. `C360_DBT_REUSE=0` turns it off.
