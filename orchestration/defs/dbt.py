@@ -15,7 +15,7 @@ from dagster_dbt import (
 )
 
 from orchestration.dbt_runner import run_dbt_build
-from orchestration.defs.resources import BUILD_DB_POOL, DAILY, C360Settings
+from orchestration.defs.resources import BUILD_DB_POOL, DAILY, ONE_DAY_PER_RUN, C360Settings
 from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -58,6 +58,7 @@ def _manifest_json() -> dict:
     project=dbt_project,
     dagster_dbt_translator=TRANSLATOR,
     partitions_def=DAILY,
+    backfill_policy=ONE_DAY_PER_RUN,
     pool=BUILD_DB_POOL,
 )
 def c360_dbt_models(context: dg.AssetExecutionContext, c360: C360Settings, config: DbtRunConfig):

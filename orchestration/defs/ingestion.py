@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from ingestion.loader import SourceLoadResult, ingest_source
-from orchestration.defs.resources import BUILD_DB_POOL, DAILY, C360Settings
+from orchestration.defs.resources import BUILD_DB_POOL, DAILY, ONE_DAY_PER_RUN, C360Settings
 from orchestration.preload import preload_quality_gate
 from orchestration.settings import SOURCES
 from orchestration.warehouse import connect
@@ -40,6 +40,7 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
         key_prefix=None,
         group_name="ingestion",
         partitions_def=DAILY,
+        backfill_policy=ONE_DAY_PER_RUN,
         pool=BUILD_DB_POOL,
         kinds={"duckdb"},
         description=(

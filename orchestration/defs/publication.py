@@ -11,7 +11,7 @@ from datetime import date
 import dagster as dg
 
 from orchestration.dbt_manifest import MANIFEST
-from orchestration.defs.resources import BUILD_DB_POOL, DAILY, C360Settings
+from orchestration.defs.resources import BUILD_DB_POOL, DAILY, ONE_DAY_PER_RUN, C360Settings
 from orchestration.publishing.duckdb_file import publish_tables
 from orchestration.publishing.gate import collect_check_results
 from orchestration.reporting import render_report
@@ -38,6 +38,7 @@ PUBLISHED_TABLES = published_table_names()
     group_name="publication",
     deps=[dg.AssetKey(name) for name in PUBLISHED_TABLES],
     partitions_def=DAILY,
+    backfill_policy=ONE_DAY_PER_RUN,
     pool=BUILD_DB_POOL,
     kinds={"duckdb", "parquet"},
     description=(

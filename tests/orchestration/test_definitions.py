@@ -58,6 +58,40 @@ def test_definitions_load_without_great_expectations():
     assert out.strip() == "False"
 
 
+def test_every_partitioned_asset_backfills_one_day_per_run():
+    """A backfill of any selection (the dbt assets alone, say) must be one run per as-of date: dagster-dbt's
+    default for partitioned dbt assets is one run for the whole range, which has no single as-of date."""
+    from orchestration.definitions import defs
+
+    graph = defs.get_repository_def().asset_graph
+    policies = {
+        key.to_user_string(): graph.get(key).backfill_policy
+        for key in graph.executable_asset_keys
+        if graph.get(key).is_partitioned
+    }
+    assert "customer_360" in policies and "raw_orders" in policies and "published_tables" in policies
+    assert set(policies.values()) == {dg.BackfillPolicy.multi_run(max_partitions_per_run=1)}, policies
+    assert defs.resolve_job_def("c360_pipeline").backfill_policy == dg.BackfillPolicy.multi_run(1)
+
+
+def test_loading_the_definitions_prints_no_warnings():
+    """Every `c360 run` loads the definitions: Dagster's warnings about beta/preview features and mixed backfill
+    policies used to be printed on each run. Run in a fresh interpreter with Python's default warning filters, as
+    the CLI runs."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from orchestration.definitions import defs; "
+        "defs.get_repository_def(); defs.resolve_job_def('c360_pipeline'); defs.resolve_job_def('c360_audit_publish')"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
 def test_gx_suite_checks_match_the_suites():
     from expectations import suite_tables
     from orchestration.defs.quality import gx_checks
