@@ -5,7 +5,8 @@ and closing the last connection of a WAL database checkpoints it to disk: severa
 stores a few hundred events (one per model, per dbt test, per planned asset), which cost more time than the SQL
 itself on a small machine. This subclass keeps one engine with pooled connections per database file (the index and
 the most recent runs) and commits with synchronous=NORMAL (durable across process crashes; an OS crash can lose
-the last events, never corrupt the file). Everything else, including the file layout, is Dagster's own, so
+the last events, never corrupt the file). It also remembers which tables exist: the stock `has_table` opens a new
+engine and connection on every call, and storing an asset check result calls it each time. Everything else, including the file layout, is Dagster's own, so
 `dagster dev` and the webserver read the same storage.
 """
 
@@ -36,6 +37,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._tables_present: set[str] = set()
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -59,6 +61,14 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         else:
             self._engines.move_to_end(shard)
         return engine
+
+    def has_table(self, table_name: str) -> bool:
+        # a table, once there, stays (Dagster's migrations only add tables); a missing one is looked up again
+        if table_name not in self._tables_present:
+            if not super().has_table(table_name):
+                return False
+            self._tables_present.add(table_name)
+        return True
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:  # type: ignore[override]
