@@ -11,6 +11,7 @@ check result per dbt test (error severity blocks, warn severity is recorded).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import pickle
@@ -95,6 +96,10 @@ def parsed_manifest() -> Any:
                 tmp = pickled.with_suffix(".tmp")
                 tmp.write_bytes(pickle.dumps(_manifest_fields(_manifest)))
                 os.replace(tmp, pickled)
+            # The manifest (about 300,000 objects) lives as long as the process: keep it out of the garbage
+            # collector's scans, which otherwise walk it in every full collection during the build (1 s of a
+            # 13 s run at 100k orders) and in release_duckdb's.
+            gc.freeze()
         return _manifest
 
 
@@ -104,8 +109,6 @@ def release_duckdb() -> None:
     dbt-duckdb keeps one DuckDB instance per process and does not always close it after an in-process invocation;
     another process (a second run waiting for the pool slot, a BI tool on the build file) would get a lock error.
     """
-    import gc
-
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     env = DuckDBConnectionManager._ENV
