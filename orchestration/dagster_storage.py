@@ -6,8 +6,8 @@ stores a few hundred events (one per model, per dbt test, per planned asset), wh
 itself on a small machine. This subclass keeps one engine with pooled connections per database file (the index and
 the most recent runs) and commits with synchronous=NORMAL (durable across process crashes; an OS crash can lose
 the last events, never corrupt the file). It also remembers which tables exist: the stock `has_table` opens a new
-engine and connection on every call, and storing an asset check result calls it each time. Everything else, including the file layout, is Dagster's own, so
-`dagster dev` and the webserver read the same storage.
+engine and connection on every call, and storing an asset check result calls it each time. Everything else,
+including the file layout, is Dagster's own, so `dagster dev` and the webserver read the same storage.
 """
 
 from __future__ import annotations
