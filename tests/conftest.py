@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,3 +30,15 @@ def c360_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("C360_BUILD_DB", "C360_PUBLISHED_DB", "C360_ALERT_LOG", "C360_PG_DSN"):
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture
+def fresh_python() -> Callable[[str], subprocess.CompletedProcess[str]]:
+    """Runs Python code in a new interpreter, for what this test session may already have imported or loaded,
+    with Python's default warning filters (as the CLI runs); returns the completed process."""
+
+    def run(code: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+
+    return run

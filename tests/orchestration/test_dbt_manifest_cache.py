@@ -1,8 +1,5 @@
 """The parsed dbt manifest, loaded once per process, stays out of the garbage collector's scans."""
 
-import subprocess
-import sys
-
 CODE = """
 import gc
 from orchestration.dbt_runner import parsed_manifest
@@ -15,9 +12,10 @@ assert parsed_manifest() is manifest
 """
 
 
-def test_the_manifest_is_frozen_out_of_garbage_collection():
+def test_the_manifest_is_frozen_out_of_garbage_collection(fresh_python):
     # a fresh interpreter: this test session may have loaded the manifest already
-    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True).stdout
-    manifest_tracked, node_tracked, nodes = out.split()
+    result = fresh_python(CODE)
+    assert result.returncode == 0, result.stderr
+    manifest_tracked, node_tracked, nodes = result.stdout.split()
     assert int(nodes) > 100  # the real project: models, tests, unit tests
     assert (manifest_tracked, node_tracked) == ("False", "False")

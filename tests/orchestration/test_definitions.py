@@ -43,19 +43,17 @@ def test_daily_schedule_runs_for_the_previous_day():
     assert [r.partition_key for r in requests] == ["2026-06-30"]
 
 
-def test_definitions_load_without_great_expectations():
+def test_definitions_load_without_great_expectations(fresh_python):
     """GX takes seconds to import: the code location must not need it until a check runs (c360 run preloads it
     in the background). Run in a fresh interpreter, since other tests of this session import GX."""
-    import subprocess
-    import sys
-
     code = (
         "import sys; import orchestration.definitions as d; "
         "assert d.defs is not None; "
         "print('great_expectations' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
+    result = fresh_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
 
 
 def test_every_partitioned_asset_backfills_one_day_per_run():
@@ -74,20 +72,15 @@ def test_every_partitioned_asset_backfills_one_day_per_run():
     assert defs.resolve_job_def("c360_pipeline").backfill_policy == dg.BackfillPolicy.multi_run(1)
 
 
-def test_loading_the_definitions_prints_no_warnings():
+def test_loading_the_definitions_prints_no_warnings(fresh_python):
     """Every `c360 run` loads the definitions: Dagster's warnings about beta/preview features and mixed backfill
     policies used to be printed on each run. Run in a fresh interpreter with Python's default warning filters, as
     the CLI runs."""
-    import os
-    import subprocess
-    import sys
-
     code = (
         "from orchestration.definitions import defs; "
         "defs.get_repository_def(); defs.resolve_job_def('c360_pipeline'); defs.resolve_job_def('c360_audit_publish')"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    result = fresh_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
 
