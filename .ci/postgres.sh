@@ -1,5 +1,5 @@
 # Sourced by .ci/run: starts the Debian PostgreSQL cluster on loopback and exports C360_TEST_PG_DSN for the tests
-# (tests/orchestration/test_postgres_publication.py). Safe to source again: every step is idempotent.
+# (tests/publishing/test_postgres_publication.py). Safe to source again: every step is idempotent.
 # When something fails it says so and exports nothing: the PostgreSQL tests are then skipped with a reason.
 #
 # The test user c360_ci is a superuser with a password; it connects over TCP to 127.0.0.1 with password

@@ -31,7 +31,7 @@ import duckdb
 def _connect(db: Path, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
     config = {"memory_limit": memory_limit} if memory_limit else {}
     con = duckdb.connect(str(db), config=config)
-    con.execute("set TimeZone = 'UTC'")  # as orchestration.warehouse.connect and the dbt profile
+    con.execute("set TimeZone = 'UTC'")  # as warehouse.connect and the dbt profile
     return con
 
 

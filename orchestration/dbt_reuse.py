@@ -108,7 +108,7 @@ def depends_on_as_of(manifest_json: Mapping[str, Any], node: Mapping[str, Any]) 
 
 def _local_imports(code: str) -> dict[str, str]:
     """Content hashes of the repository's own modules a Python model imports (a change there changes the model)."""
-    from orchestration.settings import REPO_ROOT
+    from c360.settings import REPO_ROOT
 
     hashes = {}
     for match in _IMPORT.finditer(code):

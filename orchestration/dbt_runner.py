@@ -31,10 +31,10 @@ from dagster_dbt.asset_utils import (
     get_subset_selection_for_context,
 )
 
+from c360.settings import DBT_PROJECT_DIR
 from orchestration import dbt_reuse
 from orchestration.dbt_manifest import MANIFEST, newest_source_mtime
-from orchestration.settings import DBT_PROJECT_DIR
-from orchestration.warehouse import connect
+from warehouse import connect
 
 _lock = threading.Lock()
 _manifest: Any = None

@@ -6,10 +6,10 @@ from datetime import date
 
 import dagster as dg
 
+from c360.settings import SOURCES, Settings
 from orchestration.defs.publication import PUBLISHED_TABLES
 from orchestration.defs.resources import DAILY
-from orchestration.publishing.outcome import handle_failed_run
-from orchestration.settings import SOURCES, Settings
+from publishing.outcome import handle_failed_run
 
 PIPELINE_JOB = "c360_pipeline"
 

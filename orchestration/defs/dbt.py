@@ -14,9 +14,9 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from c360.settings import DBT_PROJECT_DIR
 from orchestration.dbt_runner import run_dbt_build
 from orchestration.defs.resources import BUILD_DB_POOL, DAILY, ONE_DAY_PER_RUN, C360Settings
-from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()

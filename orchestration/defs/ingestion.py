@@ -4,11 +4,11 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from c360.settings import SOURCES
 from ingestion.loader import SourceLoadResult, ingest_source
 from orchestration.defs.resources import BUILD_DB_POOL, DAILY, ONE_DAY_PER_RUN, C360Settings
 from orchestration.preload import preload_quality_gate
-from orchestration.settings import SOURCES
-from orchestration.warehouse import connect
+from warehouse import connect
 
 
 def _contract_result(result: SourceLoadResult, max_share: float) -> dg.AssetCheckResult:

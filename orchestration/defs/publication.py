@@ -2,7 +2,7 @@
 
 Dagster enforces the gate: every blocking check (input contracts, dbt tests of error severity, GX suites) runs
 before this asset, and a failed one skips it. When that happens the run fails and the held-back outcome is
-written to publication_log by orchestration.publishing.outcome (from the CLI or the run-failure sensor).
+written to publication_log by publishing.outcome (from the CLI or the run-failure sensor).
 """
 
 import json
@@ -12,9 +12,9 @@ import dagster as dg
 
 from orchestration.dbt_manifest import MANIFEST
 from orchestration.defs.resources import BUILD_DB_POOL, DAILY, ONE_DAY_PER_RUN, C360Settings
-from orchestration.publishing.duckdb_file import publish_tables
-from orchestration.publishing.gate import collect_check_results
-from orchestration.reporting import render_report
+from publishing.duckdb_file import publish_tables
+from publishing.gate import collect_check_results
+from reporting import render_report
 
 
 def published_table_names() -> list[str]:
@@ -58,7 +58,7 @@ def published_tables(context: dg.AssetExecutionContext, c360: C360Settings) -> d
     )
     postgres_counts = None
     if settings.postgres_dsn:
-        from orchestration.publishing.postgres import publish_to_postgres, safe_target
+        from publishing.postgres import publish_to_postgres, safe_target
 
         postgres_counts = publish_to_postgres(
             settings,

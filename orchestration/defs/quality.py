@@ -12,8 +12,8 @@ import dagster as dg
 
 from expectations.tables import SUITE_TABLES
 from orchestration.defs.resources import BUILD_DB_POOL, DAILY, C360Settings
-from orchestration.publishing.duckdb_file import last_published_row_count
-from orchestration.warehouse import connect
+from publishing.duckdb_file import last_published_row_count
+from warehouse import connect
 
 if TYPE_CHECKING:
     from expectations import SuiteResult

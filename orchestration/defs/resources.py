@@ -6,7 +6,7 @@ import warnings
 
 import dagster as dg
 
-from orchestration.settings import Settings
+from c360.settings import Settings
 
 # Every writer of the build database runs in this pool; the instance limits it to one slot (see cli.py, which
 # writes DAGSTER_HOME/dagster.yaml), so a scheduled and a manual run never hold the DuckDB write lock together.

@@ -42,13 +42,13 @@ def c360_env(home: Path, **extra: str) -> Iterator[Path]:
 
 
 def generate(home: Path, orders: int, seed: int = 7, as_of: date = AS_OF):
-    from ingestion.demo_data import generate_demo_data
+    from demo.generator import generate_demo_data
 
     return generate_demo_data(home, orders=orders, seed=seed, as_of=as_of)
 
 
 def run(as_of: date = AS_OF, **dbt_vars) -> int:
-    from orchestration.cli import run_pipeline
+    from c360.cli import run_pipeline
 
     return run_pipeline(as_of, dbt_vars or None, quiet=True)
 

@@ -13,7 +13,7 @@ import pytest
 from e2e_helpers import AS_OF, c360_env, generate, published_fingerprints, run
 
 from benchmarks.daily_delta import write_daily_delta
-from orchestration.publishing.gate import collect_check_results
+from publishing.gate import collect_check_results
 
 pytestmark = pytest.mark.e2e
 

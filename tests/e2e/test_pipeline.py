@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from e2e_helpers import AS_OF, c360_env, published, published_fingerprints, run
 
-from orchestration.settings import DBT_PROJECT_DIR
+from c360.settings import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.e2e
 
@@ -191,7 +191,7 @@ def test_no_raw_personal_data_in_published_outputs(demo_home: Path):
 
 
 def test_status_shows_the_last_publication_and_report(demo_home: Path, capsys: pytest.CaptureFixture):
-    from orchestration.cli import main
+    from c360.cli import main
 
     with c360_env(demo_home):
         assert main(["status"]) == 0

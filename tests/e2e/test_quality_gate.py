@@ -69,7 +69,7 @@ def _log(home: Path) -> list[tuple]:
 
 @pytest.mark.parametrize("case", sorted(CORRUPTIONS))
 def test_corrupted_build_is_held_back(clean_build: Path, case: str, capsys: pytest.CaptureFixture):
-    from orchestration.cli import main
+    from c360.cli import main
 
     sql, expected_checks = CORRUPTIONS[case]
     build = clean_build / "warehouse" / "build.duckdb"

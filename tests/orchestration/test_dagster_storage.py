@@ -4,7 +4,7 @@ import dagster as dg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from orchestration.cli import DAGSTER_YAML
+from c360.cli import DAGSTER_YAML
 
 CHECKS = 12
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from c360.settings import DBT_PROJECT_DIR
 from orchestration.dbt_runner import parsed_manifest
-from orchestration.settings import DBT_PROJECT_DIR
 
 
 def _show(sql: str) -> dict:

@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from c360.settings import DBT_PROJECT_DIR
 from orchestration import dbt_reuse
 from orchestration.dbt_manifest import MANIFEST
-from orchestration.settings import DBT_PROJECT_DIR
 
 PROJECT_YML = (DBT_PROJECT_DIR / "dbt_project.yml").read_text()
 VARS = {"as_of_date": "2026-06-30"}
@@ -173,12 +173,10 @@ def test_reuse_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_python_model_is_fingerprinted_with_the_repository_modules_it_imports(manifest: dict) -> None:
     import hashlib
 
-    import orchestration.analytics.bgnbd as bgnbd
+    import analytics.bgnbd as bgnbd
 
     node = manifest["nodes"][uid("int_customers_bgnbd_scored")]
     assert node["language"] == "python"
     imports = dbt_reuse._local_imports(node["raw_code"])
     # numpy and pandas are not the repository's: only the BG/NBD module counts, by its content
-    assert imports == {
-        "orchestration.analytics.bgnbd": hashlib.sha256(Path(bgnbd.__file__).read_bytes()).hexdigest()
-    }
+    assert imports == {"analytics.bgnbd": hashlib.sha256(Path(bgnbd.__file__).read_bytes()).hexdigest()}

@@ -94,7 +94,7 @@ def test_gx_suite_checks_match_the_suites():
 
 
 def test_gx_data_docs_are_opt_in(monkeypatch):
-    from orchestration.settings import Settings
+    from c360.settings import Settings
 
     monkeypatch.delenv("C360_GX_DATA_DOCS", raising=False)
     assert Settings.from_env().gx_data_docs is False

@@ -2,7 +2,7 @@
 
 A dbt Python model rather than a Dagster asset between two dbt selections: the inputs and outputs are dbt
 relations in the same DuckDB database, so keeping it inside dbt keeps one lineage graph and one `dbt build`.
-The math lives in orchestration.analytics.bgnbd (pure, unit-tested); this model only moves data.
+The math lives in analytics.bgnbd (pure, unit-tested); this model only moves data.
 Output: one row per customer with a completed order, with P(alive), expected purchases over the horizon, and
 the fitted parameters of this run repeated on every row (bgnbd_fit_history keeps one row per run).
 """
@@ -13,7 +13,7 @@ import pandas as pd
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from orchestration.analytics.bgnbd import expected_purchases, fit_bgnbd, p_alive
+    from analytics.bgnbd import expected_purchases, fit_bgnbd, p_alive
 
     horizon_days = int(dbt.config.get("horizon_days"))
     summary = (

@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from orchestration.publishing.duckdb_file import record_held_back
-from orchestration.publishing.gate import CheckRecord, collect_check_results
-from orchestration.settings import Settings
+from c360.settings import Settings
+from publishing.duckdb_file import record_held_back
+from publishing.gate import CheckRecord, collect_check_results
 
 EXIT_PUBLISHED, EXIT_HELD_BACK, EXIT_FAILED = 0, 1, 2
 
@@ -97,7 +97,7 @@ def handle_failed_run(
 
 def _refresh_report(settings: Settings, run_id: str, as_of: date) -> None:
     """The report shows the held-back banner over the last published data; a report problem never hides the alert."""
-    from orchestration.reporting import render_report
+    from reporting import render_report
 
     try:
         render_report(settings.published_db, settings.reports_dir, run_id=run_id)

@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.reporting import render_report
-from orchestration.reporting.report import NO_TRANSITIONS
+from reporting import render_report
+from reporting.report import NO_TRANSITIONS
 
 CHARTS = (
     "tier_distribution",

@@ -74,7 +74,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.copy import QueuedLibpqWriter
 
-from orchestration.settings import Settings
+from c360.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Tests for the BG/NBD model (orchestration.analytics.bgnbd).
+"""Tests for the BG/NBD model (analytics.bgnbd).
 
 Parameter sets (time unit: days):
 
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from orchestration.analytics.bgnbd import (
+from analytics.bgnbd import (
     BgNbdFit,
     _e_alive_hyp,
     _e_alive_quad,

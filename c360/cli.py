@@ -23,7 +23,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from orchestration.settings import REPO_ROOT, Settings
+from c360.settings import REPO_ROOT, Settings
 
 DAGSTER_YAML = """\
 # Written by c360. Every writer of the build database is in the pool c360_build_db; one slot means a scheduled
@@ -81,7 +81,7 @@ def _parse_vars(pairs: list[str]) -> dict:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from ingestion.demo_data import generate_demo_data
+    from demo.generator import generate_demo_data
 
     settings = Settings.from_env()
     settings.ensure_dirs()
@@ -146,7 +146,7 @@ def run_pipeline(
 
     from orchestration.definitions import defs
     from orchestration.defs.automation import PIPELINE_JOB
-    from orchestration.publishing.outcome import handle_failed_run, summarize_run
+    from publishing.outcome import handle_failed_run, summarize_run
 
     job = defs.resolve_job_def(job_name or PIPELINE_JOB)
     if gc.get_freeze_count() == 0:  # once per process (a backfill calls this per day)
@@ -183,7 +183,7 @@ def run_pipeline(
 
 
 def _print_summary(settings: Settings, outcome, seconds: float) -> None:
-    from orchestration.publishing.duckdb_file import previous_log
+    from publishing.duckdb_file import previous_log
 
     print("\n" + "=" * 78)
     print(outcome.message())
@@ -237,7 +237,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from orchestration.publishing.duckdb_file import previous_log
+    from publishing.duckdb_file import previous_log
 
     settings = Settings.from_env()
     log = previous_log(settings)

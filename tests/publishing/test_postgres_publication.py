@@ -25,13 +25,13 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from orchestration.publishing.postgres import (
+from c360.settings import Settings
+from publishing.postgres import (
     PostgresPublicationError,
     pg_column,
     publish_to_postgres,
     safe_target,
 )
-from orchestration.settings import Settings
 
 SKIP_REASON = "no PostgreSQL server: set C360_TEST_PG_DSN (.ci/run starts one)"
 SWAP_TABLES = ["customer_360", "customer_value_tier", "kpi_daily_revenue", "publication_log"]

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.publishing.gate import CheckRecord, checks_as_json
-from orchestration.settings import Settings
-from orchestration.warehouse import connect
+from c360.settings import Settings
+from publishing.gate import CheckRecord, checks_as_json
+from warehouse import connect
 
 STORAGE_VERSION = "v1.4.0"
 LOG_TABLE = "publication_log"

@@ -1,4 +1,4 @@
-"""Tests of the deterministic demo data generator (ingestion.demo_data).
+"""Tests of the deterministic demo data generator (demo.generator).
 
 Every check reads the real landing files with DuckDB, the way the pipeline will.
 """
@@ -13,7 +13,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.demo_data import ARCHETYPES, MIN_ORDERS, DemoDataSummary, generate_demo_data
+from demo.generator import ARCHETYPES, MIN_ORDERS, DemoDataSummary, generate_demo_data
 
 AS_OF = date(2026, 6, 30)
 N_ORDERS = 20_000
