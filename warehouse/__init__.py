@@ -1,19 +1,15 @@
-"""Connections to the build database. One helper so every connection in a process uses the same settings
-(DuckDB refuses a second connection to the same file with a different configuration)."""
+"""Connections to the warehouse: the DuckDB build database by default, PostgreSQL or Spark through the same small
+interface (:class:`Warehouse`), so that code outside dbt that reads or writes tables does not care which engine
+holds them. ``connect`` is the DuckDB helper every DuckDB connection in a process goes through (DuckDB refuses a
+second connection to the same file with a different configuration).
+
+The PostgreSQL and Spark implementations import their drivers when they are used: psycopg is a dependency,
+pyspark an optional extra (``pip install c360[spark]``).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from warehouse.base import Warehouse, arrow_table, check_identifier
+from warehouse.duckdb_warehouse import DuckDBWarehouse, connect
 
-import duckdb
-
-
-def connect(
-    path: Path, *, memory_limit: str | None = None, read_only: bool = False
-) -> duckdb.DuckDBPyConnection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    config = {"memory_limit": memory_limit} if memory_limit else {}
-    con = duckdb.connect(str(path), read_only=read_only, config=config)
-    # TimeZone cannot go into the connect config: ICU is only loaded once the database is open.
-    con.execute("set TimeZone = 'UTC'")
-    return con
+__all__ = ["DuckDBWarehouse", "Warehouse", "arrow_table", "check_identifier", "connect"]

@@ -16,15 +16,29 @@
     {%- endif %}
 {%- endmacro %}
 
+{#- The rows of `candidates` with one row per `key`: keys that occur once pass as they are, repeated keys keep
+    their first row by `order_by` (which must say NULLS FIRST or LAST for every term). The result has the columns
+    of `candidates` plus `version_rank` (always 1). -#}
 {% macro deduplicated(candidates, key, order_by) -%}
-    select {{ candidates }}.*
+    select {{ candidates }}.*, 1 as version_rank
     from {{ candidates }}
-    anti join (select {{ key }} from {{ candidates }} group by {{ key }} having count(*) > 1) as repeated
-        using ({{ key }})
+    where not exists (
+        select 1
+        from (select {{ key }} from {{ candidates }} group by {{ key }} having count(*) > 1) as repeated
+        where repeated.{{ key }} = {{ candidates }}.{{ key }}
+    )
     union all
-    select {{ candidates }}.*
-    from {{ candidates }}
-    semi join (select {{ key }} from {{ candidates }} group by {{ key }} having count(*) > 1) as repeated
-        using ({{ key }})
-    qualify row_number() over (partition by {{ key }} order by {{ order_by }}) = 1
+    select *
+    from (
+        select
+            {{ candidates }}.*,
+            row_number() over (partition by {{ key }} order by {{ order_by }}) as version_rank
+        from {{ candidates }}
+        where exists (
+            select 1
+            from (select {{ key }} from {{ candidates }} group by {{ key }} having count(*) > 1) as repeated
+            where repeated.{{ key }} = {{ candidates }}.{{ key }}
+        )
+    ) as ranked
+    where version_rank = 1
 {%- endmacro %}

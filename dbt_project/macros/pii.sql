@@ -1,15 +1,18 @@
-{#- Personal data helpers. Published tables carry only the outputs of these macros, never raw e-mail or phone. -#}
+{#- Personal data helpers. Published tables carry only the outputs of these macros, never raw e-mail or phone.
+    These macros are the one implementation of the identity rules; their cases are dbt unit tests
+    (models/staging/_staging__unit_tests.yml, models/intermediate/_intermediate__unit_tests.yml) run on every
+    engine. -#}
 
 {#- Lower-cased, trimmed e-mail; empty becomes null. -#}
 {% macro normalize_email(column) -%}
     nullif(lower(trim({{ column }})), '')
 {%- endmacro %}
 
-{#- Stable keyed hash (SHA-256 of key || ':' || value) for joining without exposing the value.
+{#- Stable keyed hash (SHA-256 of key || ':' || value, lower-case hex) for joining without exposing the value.
     The key comes from the environment (C360_PII_HASH_KEY); the default is for demo data only. -#}
 {% macro pii_hash(column) -%}
     case when {{ column }} is not null
-        then sha256('{{ env_var("C360_PII_HASH_KEY", "c360-demo-key-change-me") }}' || ':' || {{ column }}) end
+        then {{ c360.sha256_hex("'" ~ env_var("C360_PII_HASH_KEY", "c360-demo-key-change-me") ~ "' || ':' || " ~ column) }} end
 {%- endmacro %}
 
 {#- j***@example.com -#}
@@ -18,10 +21,17 @@
         then left({{ normalized_email }}, 1) || '***@' || split_part({{ normalized_email }}, '@', 2) end
 {%- endmacro %}
 
-{#- Phone to E.164: keep a leading + (or 00) as international, else strip a national trunk 0 and prefix the
-    country's calling code from var country_calling_codes; null when it cannot be normalized. -#}
+{#- Phone to E.164. An extension at the end ("ext. 12", "x12", "#12") and a trunk "(0)" written after the country
+    code are dropped first. Then a leading + (or 00) is kept as international; otherwise the country's calling
+    code from var country_calling_codes is prefixed to the national number without its trunk 0 (Italian numbers
+    keep their leading 0; a North American number may start with its trunk 1). Null when it cannot be
+    normalized: no digits, or a national number from a country without a calling code. -#}
 {% macro normalize_phone(phone_column, country_column) -%}
-    {%- set digits = "regexp_replace(" ~ phone_column ~ ", '[^0-9]', '', 'g')" -%}
+    {%- set keeps_leading_zero = ['IT'] -%}
+    {%- set without_extension = c360.regexp_replace_all(
+        c360.regexp_replace_all("lower(" ~ phone_column ~ ")", "'(ext[.]?|x|#) *[0-9]+ *$'", "''"),
+        "'[(]0[)]'", "''") -%}
+    {%- set digits = c360.regexp_replace_all(without_extension, "'[^0-9]'", "''") -%}
     case
         when {{ phone_column }} is null or {{ digits }} = '' then null
         when trim({{ phone_column }}) like '+%' then '+' || {{ digits }}
@@ -29,8 +39,14 @@
         else case upper({{ country_column }})
             {%- for country, code in var("country_calling_codes").items() %}
             when '{{ country }}' then '+{{ code }}' || (
-                case when '{{ code }}' = '1' and length({{ digits }}) = 11 and {{ digits }} like '1%'
-                    then substr({{ digits }}, 2) else ltrim({{ digits }}, '0') end)
+                {%- if code == '1' %}
+                case when length({{ digits }}) = 11 and {{ digits }} like '1%'
+                    then substr({{ digits }}, 2) else {{ c360.ltrim_characters(digits, "'0'") }} end)
+                {%- elif country in keeps_leading_zero %}
+                {{ digits }})
+                {%- else %}
+                {{ c360.ltrim_characters(digits, "'0'") }})
+                {%- endif %}
             {%- endfor %}
         end
     end

@@ -14,7 +14,7 @@ final as (
         'values of the surviving record win: primary contact first, then latest updated_at, then smallest contact_id'
             as winner_rule
     from persons
-    cross join unnest(persons.merged_contact_ids) as merged(contact_id)
+    {{ c360.unnest_join('persons.merged_contact_ids', 'merged', 'contact_id') }}
     where persons.merged_contact_count > 1
         and merged.contact_id <> persons.person_id
 )

@@ -19,10 +19,10 @@ ranked as (
         *,
         row_number() over (
             partition by person_key
-            order by is_primary desc, updated_at desc nulls last, contact_id
+            order by is_primary desc nulls last, updated_at desc nulls last, contact_id nulls last
         ) as survivor_rank,
         count(*) over (partition by person_key) as merged_contact_count,
-        list(contact_id) over (partition by person_key) as merged_contact_ids_unsorted
+        {{ c360.sorted_array_over('contact_id', 'person_key') }} as merged_contact_ids
     from grouped
 ),
 
@@ -48,7 +48,7 @@ final as (
         birthday,
         has_email_opt_in,
         merged_contact_count,
-        list_sort(merged_contact_ids_unsorted) as merged_contact_ids,
+        merged_contact_ids,
         case when merged_contact_count > 1 then 'same_normalized_email' end as merge_rule
     from ranked
     where survivor_rank = 1

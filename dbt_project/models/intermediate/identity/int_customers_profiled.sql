@@ -22,11 +22,16 @@ customers as (
 
 primary_person as (
     select *
-    from persons
-    qualify row_number() over (
-        partition by customer_id
-        order by is_primary desc, updated_at desc nulls last, person_id
-    ) = 1
+    from (
+        select
+            *,
+            row_number() over (
+                partition by customer_id
+                order by is_primary desc nulls last, updated_at desc nulls last, person_id nulls last
+            ) as person_rank
+        from persons
+    ) as ranked
+    where person_rank = 1
 ),
 
 final as (

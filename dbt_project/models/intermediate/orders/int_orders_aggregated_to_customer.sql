@@ -3,7 +3,7 @@
 -- Current window = (as_of - window_days, as_of]; previous window = (as_of - 2 x window_days, as_of - window_days].
 with
 
-orders as not materialized (  -- read twice; a materialized copy of the order table costs more than two scans
+orders as {{ c360.cte_not_materialized() }} (  -- read twice; a materialized copy of the order table costs more than two scans
     select * from {{ ref('stg_shop__orders') }}
     where order_date <= {{ as_of_date() }}
 ),
@@ -14,7 +14,7 @@ completed_days as (
         customer_id,
         order_date,
         {{ dbt.datediff(
-            "lag(order_date) over (partition by customer_id order by order_date)", "order_date", "day"
+            "lag(order_date) over (partition by customer_id order by order_date nulls last)", "order_date", "day"
         ) }} as gap_days
     from (select distinct customer_id, order_date from orders where is_completed) as d
 ),
@@ -23,7 +23,7 @@ rhythm as (
     select
         customer_id,
         count(*) as purchase_days,
-        median(gap_days) as median_days_between_orders,
+        {{ c360.median('gap_days') }} as median_days_between_orders,
         max(case when order_date > {{ as_of_minus(var('window_days')) }} then gap_days end)
             as longest_gap_before_recent_order_days
     from completed_days
@@ -71,7 +71,8 @@ aggregated as (
 final as (
     select
         aggregated.*,
-        case when aggregated.orders_365d > 0 then aggregated.net_revenue_365d / aggregated.orders_365d end
+        case when aggregated.orders_365d > 0
+            then {{ c360.safe_divide('aggregated.net_revenue_365d', 'aggregated.orders_365d') }} end
             as avg_order_value_365d,
         {{ days_before_as_of('aggregated.last_order_date') }} as days_since_last_order,
         {{ days_before_as_of('aggregated.first_order_date') }} as days_since_first_order,

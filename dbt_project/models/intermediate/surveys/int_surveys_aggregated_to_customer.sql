@@ -1,5 +1,6 @@
 -- One row per customer with at least one matched survey response: counts, complaints per window, latest NPS,
 -- average CSAT per dimension over the trailing 365 days.
+{%- set in_trailing_365d = "submitted_date > " ~ as_of_minus(var('trailing_days')) %}
 with
 
 responses as (
@@ -13,9 +14,16 @@ latest_nps as (
         customer_id,
         nps_score as latest_nps,
         submitted_date as latest_nps_date
-    from responses
-    where nps_score is not null
-    qualify row_number() over (partition by customer_id order by submitted_at desc, response_id desc) = 1
+    from (
+        select
+            *,
+            row_number() over (
+                partition by customer_id order by submitted_at desc nulls last, response_id desc nulls last
+            ) as nps_rank
+        from responses
+        where nps_score is not null
+    ) as ranked
+    where nps_rank = 1
 ),
 
 aggregated as (
@@ -33,23 +41,21 @@ aggregated as (
                 then 1
         end) as complaints_previous_90d,
         max(case when is_complaint then submitted_date end) as last_complaint_date,
-        avg(case when submitted_date > {{ as_of_minus(var('trailing_days')) }} then csat_product end)
-            as avg_csat_product,
-        avg(case when submitted_date > {{ as_of_minus(var('trailing_days')) }} then csat_service end)
-            as avg_csat_service,
-        avg(case when submitted_date > {{ as_of_minus(var('trailing_days')) }} then csat_price end)
-            as avg_csat_price,
+        {{ c360.mean("case when " ~ in_trailing_365d ~ " then csat_product end") }} as avg_csat_product,
+        {{ c360.mean("case when " ~ in_trailing_365d ~ " then csat_service end") }} as avg_csat_service,
+        {{ c360.mean("case when " ~ in_trailing_365d ~ " then csat_price end") }} as avg_csat_price,
         -- average over every CSAT answer (all three dimensions) in the trailing 365 days
-        (
-            coalesce(sum(case when submitted_date > {{ as_of_minus(var('trailing_days')) }} then csat_product end), 0)
-            + coalesce(sum(case when submitted_date > {{ as_of_minus(var('trailing_days')) }} then csat_service end), 0)
-            + coalesce(sum(case when submitted_date > {{ as_of_minus(var('trailing_days')) }} then csat_price end), 0)
-        ) / nullif(
-            count(case when submitted_date > {{ as_of_minus(var('trailing_days')) }} then csat_product end)
-            + count(case when submitted_date > {{ as_of_minus(var('trailing_days')) }} then csat_service end)
-            + count(case when submitted_date > {{ as_of_minus(var('trailing_days')) }} then csat_price end),
-            0
-        ) as avg_csat_overall
+        {% set csat_sum -%}
+            coalesce(sum(case when {{ in_trailing_365d }} then csat_product end), 0)
+            + coalesce(sum(case when {{ in_trailing_365d }} then csat_service end), 0)
+            + coalesce(sum(case when {{ in_trailing_365d }} then csat_price end), 0)
+        {%- endset %}
+        {%- set csat_count -%}
+            count(case when {{ in_trailing_365d }} then csat_product end)
+            + count(case when {{ in_trailing_365d }} then csat_service end)
+            + count(case when {{ in_trailing_365d }} then csat_price end)
+        {%- endset -%}
+        {{ c360.safe_divide(csat_sum, csat_count) }} as avg_csat_overall
     from responses
     group by customer_id
 ),

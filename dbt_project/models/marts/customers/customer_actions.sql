@@ -42,10 +42,10 @@ components as (
             50
         ) as satisfaction_component,
         50 + 50 * greatest(-1, least(1,
-            (facts.orders_current_90d - facts.orders_previous_90d) / greatest(facts.orders_previous_90d, 1)
+            {{ c360.safe_divide('facts.orders_current_90d - facts.orders_previous_90d', 'greatest(facts.orders_previous_90d, 1)') }}
         )) as engagement_component,
         50 + 50 * greatest(-1, least(1,
-            (facts.revenue_current_90d - facts.revenue_previous_90d) / greatest(facts.revenue_previous_90d, 1)
+            {{ c360.safe_divide('facts.revenue_current_90d - facts.revenue_previous_90d', 'greatest(facts.revenue_previous_90d, 1)') }}
         )) as value_growth_component,
         100 - risk.churn_risk_score as risk_component
     from facts
@@ -58,15 +58,17 @@ components as (
 scored as (
     select
         *,
-        cast(round((
+        {%- set weighted_sum -%}
             {{ var('health_weight_satisfaction') }} * satisfaction_component
             + {{ var('health_weight_engagement') }} * engagement_component
             + {{ var('health_weight_value_growth') }} * value_growth_component
             + {{ var('health_weight_risk') }} * risk_component
-        ) / (
+        {%- endset %}
+        {%- set weight_total -%}
             {{ var('health_weight_satisfaction') }} + {{ var('health_weight_engagement') }}
             + {{ var('health_weight_value_growth') }} + {{ var('health_weight_risk') }}
-        )) as integer) as health_score
+        {%- endset %}
+        cast({{ c360.round_double('(' ~ weighted_sum ~ ') / (' ~ weight_total ~ ')') }} as integer) as health_score
     from components
 ),
 
@@ -125,7 +127,7 @@ final as (
                 || ' days: service recovery first'
             when proposed_action = 'account_manager_call' then value_tier || ' customer at high churn risk'
             when proposed_action = 'win_back_offer' then 'churned customer with lifetime revenue '
-                || round(lifetime_net_revenue, 2)
+                || {{ c360.round_decimal('lifetime_net_revenue', 2) }}
             when proposed_action = 'no_action' then 'no rule applies (' || value_tier || ', ' || lifecycle_stage || ')'
             else value_tier || ' tier'
         end as action_reason

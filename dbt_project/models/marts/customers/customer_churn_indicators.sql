@@ -50,14 +50,15 @@ flagged as (
 scored as (
     select
         *,
-        least(100, round(
+        {%- set risk_points -%}
             case when is_frequency_drop then {{ var('risk_points_frequency_drop') }} else 0 end
             + case when is_spend_drop then {{ var('risk_points_spend_drop') }} else 0 end
             + case when is_complaint_increase then {{ var('risk_points_complaint_increase') }} else 0 end
             + case when is_low_satisfaction then {{ var('risk_points_low_satisfaction') }} else 0 end
             + case when is_overdue then {{ var('risk_points_overdue') }} else 0 end
             + {{ var('risk_points_p_alive') }} * (1 - coalesce(p_alive, 1))
-        )) as churn_risk_score
+        {%- endset %}
+        least(100, {{ c360.round_double(risk_points) }}) as churn_risk_score
     from flagged
 ),
 

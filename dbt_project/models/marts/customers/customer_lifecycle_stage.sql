@@ -47,15 +47,15 @@ final as (
             when 'new' then 'first order ' || days_since_first_order || ' days ago (within '
                 || {{ var('window_days') }} || ')'
             when 'declining' then 'last 90 days: ' || orders_current_90d || ' orders / '
-                || round(revenue_current_90d, 2) || ' revenue vs previous 90 days: ' || orders_previous_90d
-                || ' orders / ' || round(revenue_previous_90d, 2) || ' (at most '
-                || round(100 * {{ var('declining_ratio') }}) || '%)'
+                || {{ c360.round_decimal('revenue_current_90d', 2) }} || ' revenue vs previous 90 days: ' || orders_previous_90d
+                || ' orders / ' || {{ c360.round_decimal('revenue_previous_90d', 2) }} || ' (at most '
+                || {{ c360.round_decimal('100 * ' ~ var('declining_ratio')) }} || '%)'
             when 'growing' then case
                 when days_since_first_order < {{ var('growing_customer_days') }}
                     then 'customer for ' || days_since_first_order || ' days (less than '
                         || {{ var('growing_customer_days') }} || ')'
-                else 'revenue last 90 days ' || round(revenue_current_90d, 2) || ' vs previous '
-                    || round(revenue_previous_90d, 2) || ' (at least ' || round(100 * {{ var('growing_ratio') }})
+                else 'revenue last 90 days ' || {{ c360.round_decimal('revenue_current_90d', 2) }} || ' vs previous '
+                    || {{ c360.round_decimal('revenue_previous_90d', 2) }} || ' (at least ' || {{ c360.round_decimal('100 * ' ~ var('growing_ratio')) }}
                     || '%)'
             end
             else 'steady buyer for ' || days_since_first_order || ' days'

@@ -10,11 +10,11 @@ facts as (
 active_ranked as (
     select
         customer_id,
-        cume_dist() over (order by days_since_last_order desc) as recency_rank,
-        cume_dist() over (order by orders_365d) as frequency_rank,
-        cume_dist() over (order by net_revenue_365d) as monetary_rank,
+        cume_dist() over (order by days_since_last_order desc nulls last) as recency_rank,
+        cume_dist() over (order by orders_365d nulls last) as frequency_rank,
+        cume_dist() over (order by net_revenue_365d nulls last) as monetary_rank,
         case when profit_365d is not null then
-            cume_dist() over (partition by profit_365d is null order by profit_365d)
+            cume_dist() over (partition by profit_365d is null order by profit_365d nulls last)
         end as profit_rank
     from facts
     where orders_365d > 0
@@ -23,14 +23,13 @@ active_ranked as (
 value_scored as (
     select
         *,
-        round(100 * (
-            {{ var('value_weight_monetary') }} * monetary_rank
-            + {{ var('value_weight_frequency') }} * frequency_rank
-            + {{ var('value_weight_profit') }} * coalesce(profit_rank, 0)
-        ) / (
-            {{ var('value_weight_monetary') }} + {{ var('value_weight_frequency') }}
-            + case when profit_rank is null then 0 else {{ var('value_weight_profit') }} end
-        ), 4) as value_score
+        {{ c360.round_double(
+            "100 * (" ~ var('value_weight_monetary') ~ " * monetary_rank + " ~ var('value_weight_frequency')
+            ~ " * frequency_rank + " ~ var('value_weight_profit') ~ " * coalesce(profit_rank, 0)) / ("
+            ~ var('value_weight_monetary') ~ " + " ~ var('value_weight_frequency')
+            ~ " + case when profit_rank is null then 0 else " ~ var('value_weight_profit') ~ " end)",
+            4
+        ) }} as value_score
     from active_ranked
 ),
 
@@ -38,7 +37,7 @@ value_ranked as (
     select
         *,
         -- share of active customers whose value score is at least this one's (ties share the same share)
-        cume_dist() over (order by value_score desc) as value_top_share
+        cume_dist() over (order by value_score desc nulls last) as value_top_share
     from value_scored
 ),
 
@@ -50,11 +49,11 @@ scored as (
         facts.orders_365d as frequency_365d,
         facts.net_revenue_365d as monetary_365d,
         facts.profit_365d,
-        cast(ceil(round(5 * value_ranked.recency_rank, 9)) as integer) as r_score,
-        cast(ceil(round(5 * value_ranked.frequency_rank, 9)) as integer) as f_score,
-        cast(ceil(round(5 * value_ranked.monetary_rank, 9)) as integer) as m_score,
+        cast(ceil({{ c360.round_double('5 * value_ranked.recency_rank', 9) }}) as integer) as r_score,
+        cast(ceil({{ c360.round_double('5 * value_ranked.frequency_rank', 9) }}) as integer) as f_score,
+        cast(ceil({{ c360.round_double('5 * value_ranked.monetary_rank', 9) }}) as integer) as m_score,
         value_ranked.value_score,
-        round(value_ranked.value_top_share, 6) as value_top_share,
+        {{ c360.round_double('value_ranked.value_top_share', 6) }} as value_top_share,
         facts.lifetime_orders
     from facts
     left join value_ranked
@@ -75,7 +74,7 @@ tiered as (
             when value_top_share <= {{ var('tier_medium_top_share') }} then 'medium'
             else 'low'
         end as value_tier,
-        cast(round((f_score + m_score) / 2.0 + 0.0001) as integer) as fm_score
+        cast({{ c360.round_double(c360.safe_divide('f_score + m_score', 2) ~ ' + 0.0001') }} as integer) as fm_score
     from scored
 ),
 
@@ -109,8 +108,8 @@ final as (
         case
             when frequency_365d = 0 and lifetime_orders > 0 then 'no completed order in the last 365 days'
             when frequency_365d = 0 then 'never bought'
-            else 'value score ' || value_score || ' puts the customer in the top '
-                || round(100 * value_top_share, 2) || '% of active customers, with '
+            else 'value score ' || {{ c360.format_double('value_score') }} || ' puts the customer in the top '
+                || {{ c360.format_double(c360.round_double('100 * value_top_share', 2)) }} || '% of active customers, with '
                 || frequency_365d || ' orders in 365 days'
         end as tier_reason
     from tiered

@@ -1,28 +1,27 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='as_of_date',
     full_refresh=false,
+    **c360.dated_incremental_config('as_of_date'),
 ) }}
--- One row per as-of date that was run: the BG/NBD parameters fitted that day, log-likelihood and sample size.
+-- One row per as-of date that was run: the BG/NBD parameters fitted that day, log-likelihood and sample size
+-- (written by the fit step between the two dbt selections, source analytics.bgnbd_fit).
 with
 
-scored as (
-    select * from {{ ref('int_customers_bgnbd_scored') }}
+fit as (
+    select * from {{ source('analytics', 'bgnbd_fit') }}
 ),
 
 final as (
     select
         {{ as_of_date() }} as as_of_date,
-        max(bgnbd_r) as r,
-        max(bgnbd_alpha) as alpha_days,
-        max(bgnbd_a) as a,
-        max(bgnbd_b) as b,
-        max(bgnbd_log_likelihood) as log_likelihood,
-        max(bgnbd_n_customers) as n_customers,
-        bool_and(bgnbd_converged) as is_converged,
-        max(bgnbd_message) as fit_message
-    from scored
+        r,
+        alpha as alpha_days,
+        a,
+        b,
+        log_likelihood,
+        n_customers,
+        is_converged,
+        fit_message
+    from fit
 )
 
 select * from final

@@ -1,9 +1,7 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='as_of_date',
     full_refresh=false,
     meta={'publish': false},
+    **c360.dated_incremental_config('as_of_date'),
 ) }}
 -- One row per customer and as-of date that was run: the tier and stage of that day. Re-running a date replaces
 -- that date's rows, so replays and backfills stay idempotent. Feeds customer_tier_history and the transitions.

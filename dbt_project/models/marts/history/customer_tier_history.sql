@@ -11,9 +11,9 @@ states as (
 compared as (
     select
         *,
-        lag(value_tier) over (partition by customer_id order by as_of_date) as previous_value_tier,
-        lag(lifecycle_stage) over (partition by customer_id order by as_of_date) as previous_lifecycle_stage,
-        lag(as_of_date) over (partition by customer_id order by as_of_date) as previous_as_of_date
+        lag(value_tier) over (partition by customer_id order by as_of_date nulls last) as previous_value_tier,
+        lag(lifecycle_stage) over (partition by customer_id order by as_of_date nulls last) as previous_lifecycle_stage,
+        lag(as_of_date) over (partition by customer_id order by as_of_date nulls last) as previous_as_of_date
     from states
 ),
 
@@ -29,7 +29,7 @@ final as (
     select
         customer_id,
         as_of_date as valid_from,
-        lead(as_of_date) over (partition by customer_id order by as_of_date) as valid_to,
+        lead(as_of_date) over (partition by customer_id order by as_of_date nulls last) as valid_to,
         value_tier,
         lifecycle_stage,
         previous_value_tier,

@@ -8,22 +8,27 @@ states as (
 ),
 
 month_end_states as (
-    select
-        customer_id,
-        cast({{ dbt.date_trunc('month', 'as_of_date') }} as date) as month,
-        value_tier,
-        lifecycle_stage
-    from states
-    qualify row_number() over (
-        partition by customer_id, {{ dbt.date_trunc('month', 'as_of_date') }} order by as_of_date desc
-    ) = 1
+    select customer_id, month, value_tier, lifecycle_stage
+    from (
+        select
+            customer_id,
+            cast({{ dbt.date_trunc('month', 'as_of_date') }} as date) as month,
+            value_tier,
+            lifecycle_stage,
+            row_number() over (
+                partition by customer_id, {{ dbt.date_trunc('month', 'as_of_date') }}
+                order by as_of_date desc nulls last
+            ) as run_rank
+        from states
+    ) as ranked
+    where run_rank = 1
 ),
 
 paired as (
     select
         *,
-        lag(value_tier) over (partition by customer_id order by month) as from_value_tier,
-        lag(lifecycle_stage) over (partition by customer_id order by month) as from_lifecycle_stage
+        lag(value_tier) over (partition by customer_id order by month nulls last) as from_value_tier,
+        lag(lifecycle_stage) over (partition by customer_id order by month nulls last) as from_lifecycle_stage
     from month_end_states
 ),
 

@@ -32,8 +32,10 @@ final as (
         {{ as_of_minus(var('window_days')) }} as window_start_date,
         count(case when was_active_at_start then 1 end) as active_customers_at_start,
         count(case when was_active_at_start and is_churned_now then 1 end) as churned_customers,
-        count(case when was_active_at_start and is_churned_now then 1 end)
-            / nullif(count(case when was_active_at_start then 1 end), 0) as churn_rate
+        {{ c360.safe_divide(
+            'count(case when was_active_at_start and is_churned_now then 1 end)',
+            'count(case when was_active_at_start then 1 end)'
+        ) }} as churn_rate
     from flagged
 )
 

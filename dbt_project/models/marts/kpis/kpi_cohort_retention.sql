@@ -41,7 +41,8 @@ final as (
         activity.months_since_first_order,
         cohort_sizes.cohort_customers,
         activity.active_customers,
-        round(activity.active_customers / cohort_sizes.cohort_customers, 4) as retention_rate
+        {{ c360.round_double(c360.safe_divide('activity.active_customers', 'cohort_sizes.cohort_customers'), 4) }}
+            as retention_rate
     from activity
     inner join cohort_sizes on activity.cohort_month = cohort_sizes.cohort_month
 )

@@ -14,7 +14,7 @@ aggregated as (
         value_tier,
         count(*) as customers,
         sum(monetary_365d) as net_revenue_365d,
-        round(avg(value_score), 4) as avg_value_score
+        {{ c360.round_double(c360.mean('value_score'), 4) }} as avg_value_score
     from tiers
     group by value_tier
 ),
@@ -25,11 +25,12 @@ final as (
         all_tiers.value_tier,
         all_tiers.tier_order,
         coalesce(aggregated.customers, 0) as customers,
-        coalesce(aggregated.customers, 0) / nullif(sum(coalesce(aggregated.customers, 0)) over (), 0)
+        {{ c360.safe_divide('coalesce(aggregated.customers, 0)', 'sum(coalesce(aggregated.customers, 0)) over ()') }}
             as customer_share,
         coalesce(aggregated.net_revenue_365d, 0) as net_revenue_365d,
-        coalesce(aggregated.net_revenue_365d, 0) / nullif(sum(coalesce(aggregated.net_revenue_365d, 0)) over (), 0)
-            as revenue_share,
+        {{ c360.safe_divide(
+            'coalesce(aggregated.net_revenue_365d, 0)', 'sum(coalesce(aggregated.net_revenue_365d, 0)) over ()'
+        ) }} as revenue_share,
         aggregated.avg_value_score
     from all_tiers
     left join aggregated on all_tiers.value_tier = aggregated.value_tier

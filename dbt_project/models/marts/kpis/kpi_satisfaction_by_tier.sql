@@ -55,9 +55,11 @@ final as (
         coalesce(nps.nps_responses, 0) as nps_responses,
         coalesce(nps.promoters, 0) as promoters,
         coalesce(nps.detractors, 0) as detractors,
-        round(100.0 * (nps.promoters - nps.detractors) / nullif(nps.nps_responses, 0), 2) as nps,
+        {{ c360.round_double(c360.safe_divide('100.0 * (nps.promoters - nps.detractors)', 'nps.nps_responses'), 2) }}
+            as nps,
         coalesce(csat.csat_answers, 0) as csat_answers,
-        round(csat.satisfied_answers / nullif(csat.csat_answers, 0), 4) as csat_share
+        {{ c360.round_double(c360.safe_divide('csat.satisfied_answers', 'csat.csat_answers'), 4) }}
+            as csat_share
     from tiers
     left join nps on tiers.value_tier = nps.value_tier
     left join csat on tiers.value_tier = csat.value_tier

@@ -23,7 +23,8 @@ final as (
         all_stages.lifecycle_stage,
         all_stages.stage_order,
         coalesce(aggregated.customers, 0) as customers,
-        coalesce(aggregated.customers, 0) / nullif(sum(coalesce(aggregated.customers, 0)) over (), 0) as customer_share
+        {{ c360.safe_divide('coalesce(aggregated.customers, 0)', 'sum(coalesce(aggregated.customers, 0)) over ()') }}
+            as customer_share
     from all_stages
     left join aggregated on all_stages.lifecycle_stage = aggregated.lifecycle_stage
 )

@@ -1,17 +1,13 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='contact_id',
-) }}
+{{ config(**c360.keyed_incremental_config('contact_id')) }}
 -- One row per contact_id (latest updated_at wins), with normalized e-mail and E.164 phone.
 with
 
-candidates as not materialized (  -- scanned where used: materializing a copy of the raw table costs more
+candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used: materializing a copy of the raw table costs more
     {{ latest_versions(source('crm', 'contacts'), 'contact_id') }}
 ),
 
 latest_version as (
-    {{ deduplicated('candidates', 'contact_id', 'updated_at desc nulls last, _file_id desc, _source_line desc') }}
+    {{ deduplicated('candidates', 'contact_id', 'updated_at desc nulls last, _file_id desc nulls last, _source_line desc nulls last') }}
 ),
 
 final as (

@@ -1,20 +1,16 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='order_id',
-) }}
+{{ config(**c360.keyed_incremental_config('order_id')) }}
 -- One row per order: the latest delivered version of each order_id (newest updated_at, then the most recently
 -- loaded file, then the last line), normalized and converted to the reporting currency.
 -- Incremental: a daily run recomputes only the orders touched by files loaded since the last build (from all their
 -- raw versions), so re-deliveries and late updates are merged without re-deduplicating all history.
 with
 
-candidates as not materialized (  -- scanned where used: materializing a copy of the raw table costs more
+candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used: materializing a copy of the raw table costs more
     {{ latest_versions(source('shop', 'orders'), 'order_id') }}
 ),
 
 latest_version as (
-    {{ deduplicated('candidates', 'order_id', 'coalesce(updated_at, order_ts) desc, _file_id desc, _source_line desc') }}
+    {{ deduplicated('candidates', 'order_id', 'coalesce(updated_at, order_ts) desc nulls last, _file_id desc nulls last, _source_line desc nulls last') }}
 ),
 
 normalized as (

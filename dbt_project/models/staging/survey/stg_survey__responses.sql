@@ -1,17 +1,13 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='response_id',
-) }}
+{{ config(**c360.keyed_incremental_config('response_id')) }}
 -- One row per response_id (the last delivered version), e-mail normalized.
 with
 
-candidates as not materialized (  -- scanned where used: materializing a copy of the raw table costs more
+candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used: materializing a copy of the raw table costs more
     {{ latest_versions(source('survey', 'survey_responses'), 'response_id') }}
 ),
 
 latest_version as (
-    {{ deduplicated('candidates', 'response_id', '_file_id desc, _source_line desc') }}
+    {{ deduplicated('candidates', 'response_id', '_file_id desc nulls last, _source_line desc nulls last') }}
 ),
 
 final as (

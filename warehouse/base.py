@@ -1,0 +1,49 @@
+"""The warehouse interface shared by the DuckDB, PostgreSQL and Spark implementations."""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+import pyarrow as pa
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@runtime_checkable
+class Warehouse(Protocol):
+    """What the pipeline needs from an engine outside dbt. Tables are addressed as ``schema.name`` (a database
+    of the catalog on Spark); ``write_table`` replaces the table. ``query`` returns pandas and is meant for small
+    results (a fit's input, a summary): large tables stay in the engine; ``query_arrow`` keeps the SQL types
+    (nullable integers, decimals) for copying tables between engines."""
+
+    engine: str
+
+    def execute(self, sql: str) -> None: ...
+
+    def query(self, sql: str) -> pd.DataFrame: ...
+
+    def query_arrow(self, sql: str) -> pa.Table: ...
+
+    def write_table(self, schema: str, name: str, data: pd.DataFrame | pa.Table) -> None: ...
+
+    def table_exists(self, schema: str, name: str) -> bool: ...
+
+    def row_count(self, schema: str, name: str) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def check_identifier(*names: str) -> None:
+    """Schema and table names go into SQL text unquoted: only plain identifiers are accepted."""
+    for name in names:
+        if not _IDENTIFIER.fullmatch(name):
+            raise ValueError(f"not a plain SQL identifier: {name!r} (letters, digits and _ only)")
+
+
+def arrow_table(data: pd.DataFrame | pa.Table) -> pa.Table:
+    """The data as an Arrow table, whose column types decide the table's SQL types on every engine."""
+    if isinstance(data, pa.Table):
+        return data
+    return pa.Table.from_pandas(data, preserve_index=False)

@@ -1,0 +1,72 @@
+"""The DuckDB build database (the default engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from warehouse.base import arrow_table, check_identifier
+
+
+def connect(
+    path: Path, *, memory_limit: str | None = None, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = {"memory_limit": memory_limit} if memory_limit else {}
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    # TimeZone cannot go into the connect config: ICU is only loaded once the database is open.
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+class DuckDBWarehouse:
+    """A DuckDB database file (or an open connection to one, which the caller keeps owning)."""
+
+    engine = "duckdb"
+
+    def __init__(
+        self, path_or_connection: Path | duckdb.DuckDBPyConnection, *, read_only: bool = False
+    ) -> None:
+        if isinstance(path_or_connection, duckdb.DuckDBPyConnection):
+            self.con = path_or_connection
+            self._owned = False
+        else:
+            self.con = connect(Path(path_or_connection), read_only=read_only)
+            self._owned = True
+
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def query(self, sql: str) -> pd.DataFrame:
+        return self.con.sql(sql).df()
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        return self.con.sql(sql).fetch_arrow_table()
+
+    def write_table(self, schema: str, name: str, data: pd.DataFrame | pa.Table) -> None:
+        check_identifier(schema, name)
+        table = arrow_table(data)
+        self.con.execute(f"create schema if not exists {schema}")
+        self.con.register("_c360_write", table)
+        try:
+            self.con.execute(f"create or replace table {schema}.{name} as select * from _c360_write")
+        finally:
+            self.con.unregister("_c360_write")
+
+    def table_exists(self, schema: str, name: str) -> bool:
+        row = self.con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()
+        return bool(row and row[0])
+
+    def row_count(self, schema: str, name: str) -> int:
+        check_identifier(schema, name)
+        return int(self.con.execute(f"select count(*) from {schema}.{name}").fetchone()[0])  # type: ignore[index]
+
+    def close(self) -> None:
+        if self._owned:
+            self.con.close()

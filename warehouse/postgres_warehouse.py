@@ -1,0 +1,89 @@
+"""A PostgreSQL database as the warehouse (dbt target ``postgres``)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+
+from warehouse.base import arrow_table, check_identifier
+
+
+def postgres_type(arrow_type: pa.DataType) -> str:
+    """The PostgreSQL column type for an Arrow type (the types c360's tables use)."""
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_int8(arrow_type) or pa.types.is_int16(arrow_type):
+        return "smallint"
+    if pa.types.is_int32(arrow_type):
+        return "integer"
+    if pa.types.is_int64(arrow_type):
+        return "bigint"
+    if pa.types.is_float32(arrow_type):
+        return "real"
+    if pa.types.is_float64(arrow_type):
+        return "double precision"
+    if pa.types.is_decimal(arrow_type):
+        return f"numeric({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "text"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp with time zone" if arrow_type.tz else "timestamp"
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return postgres_type(arrow_type.value_type) + "[]"
+    raise TypeError(f"no PostgreSQL column type for Arrow type {arrow_type}")
+
+
+class PostgresWarehouse:
+    """One autocommit connection to a PostgreSQL database (psycopg 3), e.g. ``postgresql://user:pw@host/db``."""
+
+    engine = "postgres"
+
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        self.con = psycopg.connect(dsn, autocommit=True)
+
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def query(self, sql: str) -> pd.DataFrame:
+        cur = self.con.execute(sql)
+        columns = [column.name for column in cur.description or []]
+        return pd.DataFrame(cur.fetchall(), columns=columns)
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        cur = self.con.execute(sql)
+        columns = [column.name for column in cur.description or []]
+        rows = cur.fetchall()
+        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+
+    def write_table(self, schema: str, name: str, data: pd.DataFrame | pa.Table) -> None:
+        """Replaces the table in one transaction: readers see the old or the new table, never an empty one."""
+        check_identifier(schema, name)
+        table = arrow_table(data)
+        columns = ", ".join(f'"{field.name}" {postgres_type(field.type)}' for field in table.schema)
+        names = ", ".join(f'"{field.name}"' for field in table.schema)
+        with self.con.transaction(), self.con.cursor() as cur:
+            cur.execute(f"create schema if not exists {schema}")
+            cur.execute(f"drop table if exists {schema}.{name}")
+            cur.execute(f"create table {schema}.{name} ({columns})")
+            with cur.copy(f"copy {schema}.{name} ({names}) from stdin") as copy:
+                for batch in table.to_batches(max_chunksize=50_000):
+                    for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+                        copy.write_row(row)
+
+    def table_exists(self, schema: str, name: str) -> bool:
+        row = self.con.execute(
+            "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+            [schema, name],
+        ).fetchone()
+        return bool(row and row[0])
+
+    def row_count(self, schema: str, name: str) -> int:
+        check_identifier(schema, name)
+        return int(self.con.execute(f"select count(*) from {schema}.{name}").fetchone()[0])  # type: ignore[index]
+
+    def close(self) -> None:
+        self.con.close()
