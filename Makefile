@@ -17,7 +17,14 @@ demo: $(STAMP)
 	$(BIN)/c360 demo-data --as-of $(AS_OF)
 	$(BIN)/c360 run --as-of $(AS_OF)
 
-test: $(STAMP)
+# The test suite also builds the dbt project on Spark and PostgreSQL: it needs the [spark] and [postgres] extras.
+TEST_STAMP := $(VENV)/.c360-test-installed
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark,postgres]'
+	@touch $(TEST_STAMP)
+
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -44,7 +44,7 @@ class DuckDBWarehouse:
         return self.con.sql(sql).df()
 
     def query_arrow(self, sql: str) -> pa.Table:
-        return self.con.sql(sql).fetch_arrow_table()
+        return self.con.sql(sql).to_arrow_table()
 
     def write_table(self, schema: str, name: str, data: pd.DataFrame | pa.Table) -> None:
         check_identifier(schema, name)

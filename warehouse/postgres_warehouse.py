@@ -35,6 +35,25 @@ def postgres_type(arrow_type: pa.DataType) -> str:
     raise TypeError(f"no PostgreSQL column type for Arrow type {arrow_type}")
 
 
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "bool": pa.bool_(),
+    "int2": pa.int16(),
+    "int4": pa.int32(),
+    "int8": pa.int64(),
+    "float4": pa.float32(),
+    "float8": pa.float64(),
+    "text": pa.string(),
+    "varchar": pa.string(),
+    "bpchar": pa.string(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "_text": pa.list_(pa.string()),
+    "_varchar": pa.list_(pa.string()),
+    "_int8": pa.list_(pa.int64()),
+}
+
+
 class PostgresWarehouse:
     """One autocommit connection to a PostgreSQL database (psycopg 3), e.g. ``postgresql://user:pw@host/db``."""
 
@@ -54,10 +73,21 @@ class PostgresWarehouse:
         return pd.DataFrame(cur.fetchall(), columns=columns)
 
     def query_arrow(self, sql: str) -> pa.Table:
+        """The result with Arrow types from the result's column types (not guessed from the values, so that an
+        empty or all-null column keeps its type)."""
         cur = self.con.execute(sql)
-        columns = [column.name for column in cur.description or []]
         rows = cur.fetchall()
-        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+        arrays = {}
+        for i, column in enumerate(cur.description or []):
+            info = self.con.adapters.types.get(column.type_code)
+            values = [row[i] for row in rows]
+            arrow_type = _ARROW_TYPES.get(info.name if info else "")
+            if info is not None and info.name == "numeric":
+                arrow_type = pa.decimal128(38, column.scale) if column.scale is not None else None
+            if arrow_type is None and all(value is None for value in values):
+                arrow_type = pa.decimal128(38, 0) if info is not None and info.name == "numeric" else pa.string()
+            arrays[column.name] = pa.array(values, type=arrow_type)
+        return pa.table(arrays)
 
     def write_table(self, schema: str, name: str, data: pd.DataFrame | pa.Table) -> None:
         """Replaces the table in one transaction: readers see the old or the new table, never an empty one."""

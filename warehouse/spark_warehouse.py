@@ -10,6 +10,7 @@ metastore admits ONE process at a time, and dbt-spark's ``session`` method takes
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -34,6 +35,20 @@ def java_available() -> bool:
     """Spark needs a Java runtime (17 or later for Spark 4)."""
     java_home = os.environ.get("JAVA_HOME")
     return bool(shutil.which("java") or (java_home and (Path(java_home) / "bin" / "java").exists()))
+
+
+def spark_unavailable_reason() -> str | None:
+    """Why local Spark cannot run on this machine (None when it can): the extra or Java is missing."""
+    for package in ("pyspark", "dbt.adapters.spark"):
+        try:
+            found = importlib.util.find_spec(package) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            return f"{package} is not installed (pip install -e '.[spark]')"
+    if not java_available():
+        return "no Java runtime (Spark 4 needs Java 17: apt-get install openjdk-17-jre-headless)"
+    return None
 
 
 def spark_session(home: Path | None = None) -> SparkSession:
@@ -64,6 +79,7 @@ def spark_session(home: Path | None = None) -> SparkSession:
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
     )
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(os.environ.get("C360_SPARK_LOG_LEVEL", "ERROR"))

@@ -25,30 +25,34 @@
     code are dropped first. Then a leading + (or 00) is kept as international; otherwise the country's calling
     code from var country_calling_codes is prefixed to the national number without its trunk 0 (Italian numbers
     keep their leading 0; a North American number may start with its trunk 1). Null when it cannot be
-    normalized: no digits, or a national number from a country without a calling code. -#}
+    normalized: no digits, or a national number from a country without a calling code.
+    (The digits expression is repeated as few times as possible: Spark compiles every copy.) -#}
 {% macro normalize_phone(phone_column, country_column) -%}
     {%- set keeps_leading_zero = ['IT'] -%}
-    {%- set without_extension = c360.regexp_replace_all(
-        c360.regexp_replace_all("lower(" ~ phone_column ~ ")", "'(ext[.]?|x|#) *[0-9]+ *$'", "''"),
-        "'[(]0[)]'", "''") -%}
-    {%- set digits = c360.regexp_replace_all(without_extension, "'[^0-9]'", "''") -%}
+    {%- set codes = var("country_calling_codes") -%}
+    {%- set digits = c360.regexp_replace_all(
+        c360.regexp_replace_all("lower(" ~ phone_column ~ ")", "'(ext[.]?|x|#) *[0-9]+ *$|[(]0[)]'", "''"),
+        "'[^0-9]'", "''") -%}
+    {%- set country = "upper(" ~ country_column ~ ")" -%}
+    {%- set north_american = codes | dictsort | selectattr(1, 'equalto', '1') | map(attribute=0) | list -%}
     case
         when {{ phone_column }} is null or {{ digits }} = '' then null
         when trim({{ phone_column }}) like '+%' then '+' || {{ digits }}
         when {{ digits }} like '00%' then '+' || substr({{ digits }}, 3)
-        else case upper({{ country_column }})
-            {%- for country, code in var("country_calling_codes").items() %}
-            when '{{ country }}' then '+{{ code }}' || (
-                {%- if code == '1' %}
-                case when length({{ digits }}) = 11 and {{ digits }} like '1%'
-                    then substr({{ digits }}, 2) else {{ c360.ltrim_characters(digits, "'0'") }} end)
-                {%- elif country in keeps_leading_zero %}
-                {{ digits }})
-                {%- else %}
-                {{ c360.ltrim_characters(digits, "'0'") }})
-                {%- endif %}
-            {%- endfor %}
+        when {{ country }} in ('{{ north_american | join("', '") }}') then '+1' || case
+            when length({{ digits }}) = 11 and {{ digits }} like '1%' then substr({{ digits }}, 2)
+            else {{ c360.ltrim_characters(digits, "'0'") }}
         end
+        when {{ country }} in ('{{ keeps_leading_zero | join("', '") }}') then '+' || case {{ country }}
+            {%- for code_country in keeps_leading_zero %}
+            when '{{ code_country }}' then '{{ codes[code_country] }}'
+            {%- endfor %}
+        end || {{ digits }}
+        else '+' || case {{ country }}
+            {%- for code_country, code in codes.items() if code != '1' and code_country not in keeps_leading_zero %}
+            when '{{ code_country }}' then '{{ code }}'
+            {%- endfor %}
+        end || {{ c360.ltrim_characters(digits, "'0'") }}
     end
 {%- endmacro %}
 

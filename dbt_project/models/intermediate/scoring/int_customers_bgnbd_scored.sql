@@ -41,8 +41,8 @@ final as (
     select
         log_odds.customer_id,
         {{ c360.round_double(
-            "case when log_odds.log_odds_dead is null then 1.0 when log_odds.log_odds_dead > 700 then 0.0"
-            ~ " else 1.0 / (1.0 + exp(log_odds.log_odds_dead)) end",
+            "case when log_odds.log_odds_dead is null then 1.0 when log_odds.log_odds_dead > 700 then 0.0 else "
+            ~ c360.safe_divide('1.0', '1.0 + exp(log_odds.log_odds_dead)') ~ " end",
             6
         ) }} as p_alive,
         {{ c360.round_double('triple_scores.expected_purchases', 6) }} as expected_purchases_90d

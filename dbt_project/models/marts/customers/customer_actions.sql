@@ -68,7 +68,7 @@ scored as (
             {{ var('health_weight_satisfaction') }} + {{ var('health_weight_engagement') }}
             + {{ var('health_weight_value_growth') }} + {{ var('health_weight_risk') }}
         {%- endset %}
-        cast({{ c360.round_double('(' ~ weighted_sum ~ ') / (' ~ weight_total ~ ')') }} as integer) as health_score
+        cast({{ c360.round_double(c360.safe_divide(weighted_sum, weight_total)) }} as integer) as health_score
     from components
 ),
 

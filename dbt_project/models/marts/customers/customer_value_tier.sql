@@ -23,13 +23,18 @@ active_ranked as (
 value_scored as (
     select
         *,
-        {{ c360.round_double(
-            "100 * (" ~ var('value_weight_monetary') ~ " * monetary_rank + " ~ var('value_weight_frequency')
-            ~ " * frequency_rank + " ~ var('value_weight_profit') ~ " * coalesce(profit_rank, 0)) / ("
-            ~ var('value_weight_monetary') ~ " + " ~ var('value_weight_frequency')
-            ~ " + case when profit_rank is null then 0 else " ~ var('value_weight_profit') ~ " end)",
-            4
-        ) }} as value_score
+        {%- set weighted_ranks -%}
+            100 * (
+                {{ var('value_weight_monetary') }} * monetary_rank
+                + {{ var('value_weight_frequency') }} * frequency_rank
+                + {{ var('value_weight_profit') }} * coalesce(profit_rank, 0)
+            )
+        {%- endset %}
+        {%- set weight_total -%}
+            {{ var('value_weight_monetary') }} + {{ var('value_weight_frequency') }}
+            + case when profit_rank is null then 0 else {{ var('value_weight_profit') }} end
+        {%- endset %}
+        {{ c360.round_double(c360.safe_divide(weighted_ranks, weight_total), 4) }} as value_score
     from active_ranked
 ),
 

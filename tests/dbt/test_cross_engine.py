@@ -1,0 +1,201 @@
+"""One dbt project, three engines, the same tables.
+
+The same generated landing data is ingested into DuckDB (the default engine, ingestion.loader), its raw tables
+are copied into PostgreSQL and into local Spark (Parquet tables), and on each engine dbt builds the fit step's
+upstream, the BG/NBD fit step runs (orchestration/bgnbd.py), and dbt builds the rest. Every model, data test and
+unit test must pass on each engine, and every model's table must equal DuckDB's up to the tolerated differences
+written in table_diff.py. Size: C360_CROSS_ENGINE_ORDERS orders (docs/engines.md has the timings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from table_diff import table_differences
+
+from analytics.bgnbd import fit_bgnbd, p_alive
+from c360.settings import DBT_PROJECT_DIR
+from demo.generator import generate_demo_data
+from ingestion.loader import SOURCES, ingest_source
+from orchestration.bgnbd import run_bgnbd_fit
+from warehouse import DuckDBWarehouse, connect
+from warehouse.engines import build_with_fit, copy_tables, open_engine
+
+ORDERS = int(os.environ.get("C360_CROSS_ENGINE_ORDERS", "100000"))
+AS_OF = "2026-06-30"
+HORIZON_DAYS = 90
+RAW_TABLES = [("raw", source) for source in SOURCES]
+
+
+@dataclass
+class Build:
+    """What one engine built: dbt's node results of both selections, the fit step's row, every model's table."""
+
+    engine: str
+    results: list[Any]
+    fit: dict[str, Any]
+    tables: dict[str, pa.Table]
+    seconds: dict[str, float]
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo landing files ingested into a DuckDB file by the DuckDB ingestion (raw.orders, ...)."""
+    home = tmp_path_factory.mktemp("landing")
+    generate_demo_data(home, orders=ORDERS, seed=7, as_of=date.fromisoformat(AS_OF))
+    path = home / "landing.duckdb"
+    con = connect(path)
+    try:
+        for source in SOURCES:
+            result = ingest_source(con, source, home / "landing")
+            assert not result.failed_files
+    finally:
+        con.close()
+    return path
+
+
+def _build(engine: str, root: Path, landing: Path, *, pg_dsn: str | None = None) -> Build:
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    if engine == "duckdb":  # the build database is the ingested file itself, as in the pipeline
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(landing, root / "build.duckdb")
+    with open_engine(engine, root, pg_dsn=pg_dsn) as eng:
+        if engine != "duckdb":
+            source = DuckDBWarehouse(landing, read_only=True)
+            try:
+                copy_tables(source, eng.wh, RAW_TABLES)
+            finally:
+                source.close()
+        seconds["load_raw"] = time.perf_counter() - started
+        started = time.perf_counter()
+        first, fit, second = build_with_fit(
+            eng,
+            project_dir=DBT_PROJECT_DIR,
+            target_path=root / "target",
+            dbt_vars=json.dumps({"as_of_date": AS_OF, "bgnbd_horizon_days": HORIZON_DAYS}),
+            fit=lambda wh: run_bgnbd_fit(wh, as_of_date=AS_OF, horizon_days=HORIZON_DAYS),
+        )
+        seconds["dbt_build_and_fit"] = time.perf_counter() - started
+        assert first.success and second is not None, _failures(first)
+        manifest = json.loads((root / "target" / "manifest.json").read_text())
+        models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+        tables = {m["alias"]: eng.wh.query_arrow(f"select * from {m['schema']}.{m['alias']}") for m in models}
+    return Build(engine, [*first.result.results, *second.result.results], fit, tables, seconds)
+
+
+def _failures(result: Any) -> list[str]:
+    if result.result is None:
+        return [f"dbt did not run: {result.exception}"]
+    return [f"{r.node.unique_id}: {r.status}" for r in result.result.results if r.status not in ("success", "pass")]
+
+
+@pytest.fixture(scope="module")
+def duckdb_build(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Build:
+    return _build("duckdb", tmp_path_factory.mktemp("duckdb"), landing)
+
+
+@pytest.fixture(scope="module")
+def postgres_build(landing: Path, pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Build:
+    return _build("postgres", tmp_path_factory.mktemp("postgres"), landing, pg_dsn=pg_database)
+
+
+@pytest.fixture(scope="module")
+def spark_build(landing: Path, spark_root: Path) -> Build:
+    return _build("spark", spark_root, landing)
+
+
+ENGINE_BUILDS = [
+    pytest.param("duckdb_build", id="duckdb"),
+    pytest.param("postgres_build", id="postgres", marks=pytest.mark.postgres),
+    pytest.param("spark_build", id="spark", marks=pytest.mark.spark),
+]
+
+
+@pytest.fixture
+def build(request: pytest.FixtureRequest) -> Iterator[Build]:
+    yield request.getfixturevalue(request.param)
+
+
+@pytest.mark.parametrize("build", ENGINE_BUILDS, indirect=True)
+def test_dbt_build_passes_every_model_test_and_unit_test(build: Build, record_property) -> None:
+    failed = [f"{r.node.unique_id}: {r.status}" for r in build.results if r.status not in ("success", "pass")]
+    assert failed == []
+    kinds = {r.node.resource_type for r in build.results}
+    assert {"model", "test", "unit_test"} <= {str(getattr(k, "value", k)) for k in kinds}
+    assert len(build.tables) >= 28
+    record_property("seconds", build.seconds)
+    print(f"{build.engine}: {ORDERS} orders, {build.seconds}")
+
+
+@pytest.mark.parametrize("build", ENGINE_BUILDS[1:], indirect=True)
+def test_every_model_equals_duckdb(build: Build, duckdb_build: Build) -> None:
+    assert set(build.tables) == set(duckdb_build.tables)
+    differences = {
+        name: found
+        for name, expected in duckdb_build.tables.items()
+        if (found := table_differences(expected, build.tables[name]))
+    }
+    assert differences == {}
+    assert build.fit == duckdb_build.fit  # the same triples in the same order: the same fit, to the bit
+
+
+def _with_value(table: pa.Table, column: str, row: int, value: Any) -> pa.Table:
+    values = table.column(column).to_pylist()
+    values[row] = value
+    index = table.column_names.index(column)
+    return table.set_column(index, column, pa.array(values, table.schema.field(column).type))
+
+
+def test_the_comparison_catches_a_planted_difference(duckdb_build: Build) -> None:
+    """The equality check is not blind: a difference planted in a copy of a real table is reported, float noise
+    below the tolerance is not."""
+    tiers = duckdb_build.tables["customer_value_tier"]
+    row = next(i for i, v in enumerate(tiers.column("value_score").to_pylist()) if v)
+    score = tiers.column("value_score")[row].as_py()
+    assert table_differences(tiers, tiers) == []
+    assert table_differences(tiers, _with_value(tiers, "value_score", row, score * (1 + 1e-12))) == []
+    assert table_differences(tiers, _with_value(tiers, "value_score", row, score * (1 + 1e-7)))
+    assert table_differences(tiers, _with_value(tiers, "value_tier", row, "vip" if tiers.column("value_tier")[row].as_py() != "vip" else "low"))
+    assert table_differences(tiers, _with_value(tiers, "value_score", row, None))
+    assert table_differences(tiers, tiers.slice(1))
+    assert table_differences(tiers, tiers.drop_columns(["rfm_segment"]))
+    customers = duckdb_build.tables["customer_360"]
+    assert table_differences(customers, _with_value(customers, "lifetime_net_revenue", 0, customers.column("lifetime_net_revenue")[0].as_py() + 1))
+
+
+def test_bgnbd_parameters_and_p_alive_equal_the_per_customer_fit(duckdb_build: Build) -> None:
+    """The fit on grouped triples and the closed-form P(alive) in SQL give what the former dbt Python model gave:
+    a fit on every customer's (x, t_x, T) and analytics.bgnbd.p_alive, rounded to 6 decimals."""
+    summary = duckdb_build.tables["int_orders_aggregated_to_customer"].filter(
+        pa.compute.greater(duckdb_build.tables["int_orders_aggregated_to_customer"].column("lifetime_orders"), 0)
+    ).sort_by("customer_id")
+    x = np.asarray(summary.column("bgnbd_frequency").to_pylist(), dtype=float)
+    t_x = np.asarray(summary.column("bgnbd_recency_days").to_pylist(), dtype=float)
+    age = np.asarray(summary.column("bgnbd_age_days").to_pylist(), dtype=float)
+    per_customer = fit_bgnbd(x, t_x, age)
+    fit = duckdb_build.fit
+    assert [fit["r"], fit["alpha"], fit["a"], fit["b"]] == pytest.approx(
+        [per_customer.r, per_customer.alpha, per_customer.a, per_customer.b], rel=1e-6
+    )
+    assert fit["log_likelihood"] == pytest.approx(per_customer.log_likelihood, rel=1e-9)
+    assert fit["n_customers"] == per_customer.n_customers == summary.num_rows
+
+    expected = dict(zip(summary.column("customer_id").to_pylist(), np.round(p_alive(per_customer, x, t_x, age), 6), strict=True))
+    scored = duckdb_build.tables["int_customers_bgnbd_scored"]
+    actual = dict(zip(scored.column("customer_id").to_pylist(), scored.column("p_alive").to_pylist(), strict=True))
+    assert actual.keys() == expected.keys()
+    worst = max(abs(actual[c] - expected[c]) for c in expected)
+    assert worst <= 1e-6
+    assert len({round(v, 3) for v in actual.values()}) > 10  # a real spread of probabilities, not a constant
