@@ -8,7 +8,10 @@ dbt-duckdb's database instance (same file, same ``memory_limit``) instead of fig
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -174,3 +177,90 @@ def build_with_fit(
         target_path=target_path,
     )
     return first, fitted, second
+
+
+@dataclass
+class BuildOutcome:
+    """dbt's results of both selections, the fit step's return value, the models (schema, table) of the project
+    and the seconds spent loading the raw tables and building."""
+
+    first: Any
+    fitted: Any
+    second: Any
+    models: list[tuple[str, str]]
+    seconds: dict[str, float]
+
+    @property
+    def success(self) -> bool:
+        return bool(self.first.success and self.second is not None and self.second.success)
+
+    def failures(self) -> list[str]:
+        """The dbt nodes that did not pass (or why dbt did not run)."""
+        problems = []
+        for result in (self.first, self.second):
+            if result is None:
+                continue
+            if result.result is None:
+                problems.append(f"dbt did not run: {result.exception}")
+                continue
+            problems += [
+                f"{r.node.unique_id}: {r.status}"
+                for r in result.result.results
+                if r.status not in ("success", "pass")
+            ]
+        return problems
+
+
+@contextmanager
+def built_from_raw(
+    name: str,
+    root: Path,
+    raw_db: Path,
+    *,
+    project_dir: Path,
+    dbt_vars: str,
+    fit: Callable[[Warehouse], Any],
+    pg_dsn: str | None = None,
+    raw_tables: Iterable[tuple[str, str]] = (
+        ("raw", "orders"),
+        ("raw", "contacts"),
+        ("raw", "survey_responses"),
+    ),
+    extra_args: Iterable[str] = (),
+) -> Iterator[tuple[Engine, BuildOutcome]]:
+    """The raw tables of the DuckDB file ``raw_db`` (as ingestion.loader writes them) loaded into engine ``name``
+    (on DuckDB: the file becomes the build database), then :func:`build_with_fit`. Yields the open engine and the
+    outcome, so that the caller reads the built tables before the engine closes."""
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    if name == "duckdb":
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(raw_db, root / "build.duckdb")
+    with open_engine(name, root, pg_dsn=pg_dsn) as engine:
+        if name != "duckdb":
+            from warehouse.duckdb_warehouse import DuckDBWarehouse
+
+            source = DuckDBWarehouse(raw_db, read_only=True)
+            try:
+                copy_tables(source, engine.wh, raw_tables)
+            finally:
+                source.close()
+        seconds["load_raw"] = time.perf_counter() - started
+        started = time.perf_counter()
+        target_path = root / "target"
+        first, fitted, second = build_with_fit(
+            engine,
+            project_dir=project_dir,
+            target_path=target_path,
+            dbt_vars=dbt_vars,
+            fit=fit,
+            extra_args=extra_args,
+        )
+        seconds["dbt_build_and_fit"] = time.perf_counter() - started
+        manifest = json.loads((target_path / "manifest.json").read_text())
+        models = sorted(
+            (node["schema"], node["alias"])
+            for node in manifest["nodes"].values()
+            if node["resource_type"] == "model"
+        )
+        yield engine, BuildOutcome(first, fitted, second, models, seconds)

@@ -48,9 +48,6 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "date": pa.date32(),
     "timestamp": pa.timestamp("us"),
     "timestamptz": pa.timestamp("us", tz="UTC"),
-    "_text": pa.list_(pa.string()),
-    "_varchar": pa.list_(pa.string()),
-    "_int8": pa.list_(pa.int64()),
 }
 
 
@@ -82,10 +79,14 @@ class PostgresWarehouse:
             info = self.con.adapters.types.get(column.type_code)
             values = [row[i] for row in rows]
             arrow_type = _ARROW_TYPES.get(info.name if info else "")
+            if info is not None and info.oid != column.type_code and arrow_type is not None:  # an array of it
+                arrow_type = pa.list_(arrow_type)
             if info is not None and info.name == "numeric":
                 arrow_type = pa.decimal128(38, column.scale) if column.scale is not None else None
             if arrow_type is None and all(value is None for value in values):
-                arrow_type = pa.decimal128(38, 0) if info is not None and info.name == "numeric" else pa.string()
+                arrow_type = (
+                    pa.decimal128(38, 0) if info is not None and info.name == "numeric" else pa.string()
+                )
             arrays[column.name] = pa.array(values, type=arrow_type)
         return pa.table(arrays)
 

@@ -21,18 +21,23 @@
         then left({{ normalized_email }}, 1) || '***@' || split_part({{ normalized_email }}, '@', 2) end
 {%- endmacro %}
 
-{#- Phone to E.164. An extension at the end ("ext. 12", "x12", "#12") and a trunk "(0)" written after the country
-    code are dropped first. Then a leading + (or 00) is kept as international; otherwise the country's calling
-    code from var country_calling_codes is prefixed to the national number without its trunk 0 (Italian numbers
-    keep their leading 0; a North American number may start with its trunk 1). Null when it cannot be
-    normalized: no digits, or a national number from a country without a calling code.
-    (The digits expression is repeated as few times as possible: Spark compiles every copy.) -#}
-{% macro normalize_phone(phone_column, country_column) -%}
+{#- The digits of a phone number, without an extension at the end ("ext. 12", "x12", "#12") and without a trunk
+    "(0)" written after the country code. A model computes it once, as a column, and hands that column to
+    normalize_phone (Spark plans every copy of an expression: repeated inline, it made a unit test take minutes). -#}
+{% macro phone_digits(phone_column) -%}
+    {{ c360.regexp_replace_all(
+        c360.regexp_replace_all("lower(" ~ phone_column ~ ")", "'(ext[.]?|x|#) *[0-9]+ *$|[(]0[)]'", "''"),
+        "'[^0-9]'", "''") }}
+{%- endmacro %}
+
+{#- Phone to E.164 from the phone, its digits (phone_digits) and the country: a leading + (or 00) is kept as
+    international; otherwise the country's calling code from var country_calling_codes is prefixed to the national
+    number without its trunk 0 (Italian numbers keep their leading 0; a North American number may start with its
+    trunk 1). Null when it cannot be normalized: no digits, or a national number from a country without a calling
+    code. -#}
+{% macro normalize_phone(phone_column, country_column, digits) -%}
     {%- set keeps_leading_zero = ['IT'] -%}
     {%- set codes = var("country_calling_codes") -%}
-    {%- set digits = c360.regexp_replace_all(
-        c360.regexp_replace_all("lower(" ~ phone_column ~ ")", "'(ext[.]?|x|#) *[0-9]+ *$|[(]0[)]'", "''"),
-        "'[^0-9]'", "''") -%}
     {%- set country = "upper(" ~ country_column ~ ")" -%}
     {%- set north_american = codes | dictsort | selectattr(1, 'equalto', '1') | map(attribute=0) | list -%}
     case

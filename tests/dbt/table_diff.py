@@ -99,17 +99,23 @@ def table_differences(expected: pa.Table, actual: pa.Table, *, max_reported: int
         return [f"columns differ: missing {missing}, unexpected {extra}"]
     for name, exp_type in exp_fields.items():
         if not _compatible(exp_type, act_fields[name]):
-            problems.append(f"column {name}: type {exp_type} vs {act_fields[name]} is not a tolerated difference")
+            problems.append(
+                f"column {name}: type {exp_type} vs {act_fields[name]} is not a tolerated difference"
+            )
     if expected.num_rows != actual.num_rows:
         problems.append(f"row count {expected.num_rows} vs {actual.num_rows}")
         return problems
     names = list(exp_fields)
-    exp_rows = sorted(
-        zip(*(map(_value, expected.column(n).to_pylist()) for n in names), strict=True), key=_sort_key
-    ) if expected.num_rows else []
-    act_rows = sorted(
-        zip(*(map(_value, actual.column(n).to_pylist()) for n in names), strict=True), key=_sort_key
-    ) if actual.num_rows else []
+    exp_rows = (
+        sorted(zip(*(map(_value, expected.column(n).to_pylist()) for n in names), strict=True), key=_sort_key)
+        if expected.num_rows
+        else []
+    )
+    act_rows = (
+        sorted(zip(*(map(_value, actual.column(n).to_pylist()) for n in names), strict=True), key=_sort_key)
+        if actual.num_rows
+        else []
+    )
     reported = 0
     for i, (e, a) in enumerate(zip(exp_rows, act_rows, strict=True)):
         bad = [n for n, x, y in zip(names, e, a, strict=True) if not _equal(x, y)]

@@ -36,7 +36,9 @@ def wh(tmp_path: Path):
 
 
 def _simulated_triples(seed: int) -> tuple[np.ndarray, ...]:
-    sim = simulate_bgnbd(3000, 0.8, 60.0, 0.7, 2.5, T=np.random.default_rng(seed).integers(30, 730, 3000), seed=seed)
+    sim = simulate_bgnbd(
+        3000, 0.8, 60.0, 0.7, 2.5, T=np.random.default_rng(seed).integers(30, 730, 3000), seed=seed
+    )
     frame = sim.assign(recency=np.floor(sim["recency"]).astype(int), T=sim["T"].astype(int))
     grouped = frame.groupby(["frequency", "recency", "T"]).size().reset_index(name="customers")
     return tuple(grouped[c].to_numpy() for c in ("frequency", "recency", "T", "customers"))
@@ -53,11 +55,15 @@ def test_the_fit_is_the_weighted_fit_of_the_triples_and_scores_every_triple(wh: 
     assert fit.num_rows == 1
     stored = fit.to_pylist()[0]
     assert stored == row
-    assert [stored[k] for k in ("r", "alpha", "a", "b")] == pytest.approx([direct.r, direct.alpha, direct.a, direct.b], rel=1e-9)
+    assert [stored[k] for k in ("r", "alpha", "a", "b")] == pytest.approx(
+        [direct.r, direct.alpha, direct.a, direct.b], rel=1e-9
+    )
     assert stored["n_customers"] == n.sum() and stored["n_triples"] == len(x) and stored["horizon_days"] == 90
     assert str(stored["as_of_date"]) == "2026-06-30"
 
-    scores = wh.query_arrow("select * from analytics.bgnbd_triple_scores order by frequency, recency_days, age_days")
+    scores = wh.query_arrow(
+        "select * from analytics.bgnbd_triple_scores order by frequency, recency_days, age_days"
+    )
     assert scores.schema.equals(SCORES_SCHEMA)
     assert scores.num_rows == len(x)
     order = np.lexsort((age, tx, x))

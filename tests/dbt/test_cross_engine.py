@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -29,13 +27,12 @@ from c360.settings import DBT_PROJECT_DIR
 from demo.generator import generate_demo_data
 from ingestion.loader import SOURCES, ingest_source
 from orchestration.bgnbd import run_bgnbd_fit
-from warehouse import DuckDBWarehouse, connect
-from warehouse.engines import build_with_fit, copy_tables, open_engine
+from warehouse import connect
+from warehouse.engines import built_from_raw
 
 ORDERS = int(os.environ.get("C360_CROSS_ENGINE_ORDERS", "100000"))
 AS_OF = "2026-06-30"
 HORIZON_DAYS = 90
-RAW_TABLES = [("raw", source) for source in SOURCES]
 
 
 @dataclass
@@ -66,39 +63,21 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _build(engine: str, root: Path, landing: Path, *, pg_dsn: str | None = None) -> Build:
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    if engine == "duckdb":  # the build database is the ingested file itself, as in the pipeline
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.copy(landing, root / "build.duckdb")
-    with open_engine(engine, root, pg_dsn=pg_dsn) as eng:
-        if engine != "duckdb":
-            source = DuckDBWarehouse(landing, read_only=True)
-            try:
-                copy_tables(source, eng.wh, RAW_TABLES)
-            finally:
-                source.close()
-        seconds["load_raw"] = time.perf_counter() - started
-        started = time.perf_counter()
-        first, fit, second = build_with_fit(
-            eng,
-            project_dir=DBT_PROJECT_DIR,
-            target_path=root / "target",
-            dbt_vars=json.dumps({"as_of_date": AS_OF, "bgnbd_horizon_days": HORIZON_DAYS}),
-            fit=lambda wh: run_bgnbd_fit(wh, as_of_date=AS_OF, horizon_days=HORIZON_DAYS),
-        )
-        seconds["dbt_build_and_fit"] = time.perf_counter() - started
-        assert first.success and second is not None, _failures(first)
-        manifest = json.loads((root / "target" / "manifest.json").read_text())
-        models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
-        tables = {m["alias"]: eng.wh.query_arrow(f"select * from {m['schema']}.{m['alias']}") for m in models}
-    return Build(engine, [*first.result.results, *second.result.results], fit, tables, seconds)
-
-
-def _failures(result: Any) -> list[str]:
-    if result.result is None:
-        return [f"dbt did not run: {result.exception}"]
-    return [f"{r.node.unique_id}: {r.status}" for r in result.result.results if r.status not in ("success", "pass")]
+    with built_from_raw(
+        engine,
+        root,
+        landing,
+        project_dir=DBT_PROJECT_DIR,
+        dbt_vars=json.dumps({"as_of_date": AS_OF, "bgnbd_horizon_days": HORIZON_DAYS}),
+        fit=lambda wh: run_bgnbd_fit(wh, as_of_date=AS_OF, horizon_days=HORIZON_DAYS),
+        pg_dsn=pg_dsn,
+    ) as (eng, outcome):
+        assert outcome.success, outcome.failures()
+        tables = {
+            table: eng.wh.query_arrow(f"select * from {schema}.{table}") for schema, table in outcome.models
+        }
+    results = [*outcome.first.result.results, *outcome.second.result.results]
+    return Build(engine, results, outcome.fitted, tables, outcome.seconds)
 
 
 @pytest.fixture(scope="module")
@@ -167,20 +146,36 @@ def test_the_comparison_catches_a_planted_difference(duckdb_build: Build) -> Non
     assert table_differences(tiers, tiers) == []
     assert table_differences(tiers, _with_value(tiers, "value_score", row, score * (1 + 1e-12))) == []
     assert table_differences(tiers, _with_value(tiers, "value_score", row, score * (1 + 1e-7)))
-    assert table_differences(tiers, _with_value(tiers, "value_tier", row, "vip" if tiers.column("value_tier")[row].as_py() != "vip" else "low"))
+    assert table_differences(
+        tiers,
+        _with_value(
+            tiers, "value_tier", row, "vip" if tiers.column("value_tier")[row].as_py() != "vip" else "low"
+        ),
+    )
     assert table_differences(tiers, _with_value(tiers, "value_score", row, None))
     assert table_differences(tiers, tiers.slice(1))
     assert table_differences(tiers, tiers.drop_columns(["rfm_segment"]))
     customers = duckdb_build.tables["customer_360"]
-    assert table_differences(customers, _with_value(customers, "lifetime_net_revenue", 0, customers.column("lifetime_net_revenue")[0].as_py() + 1))
+    assert table_differences(
+        customers,
+        _with_value(
+            customers, "lifetime_net_revenue", 0, customers.column("lifetime_net_revenue")[0].as_py() + 1
+        ),
+    )
 
 
 def test_bgnbd_parameters_and_p_alive_equal_the_per_customer_fit(duckdb_build: Build) -> None:
     """The fit on grouped triples and the closed-form P(alive) in SQL give what the former dbt Python model gave:
     a fit on every customer's (x, t_x, T) and analytics.bgnbd.p_alive, rounded to 6 decimals."""
-    summary = duckdb_build.tables["int_orders_aggregated_to_customer"].filter(
-        pa.compute.greater(duckdb_build.tables["int_orders_aggregated_to_customer"].column("lifetime_orders"), 0)
-    ).sort_by("customer_id")
+    summary = (
+        duckdb_build.tables["int_orders_aggregated_to_customer"]
+        .filter(
+            pa.compute.greater(
+                duckdb_build.tables["int_orders_aggregated_to_customer"].column("lifetime_orders"), 0
+            )
+        )
+        .sort_by("customer_id")
+    )
     x = np.asarray(summary.column("bgnbd_frequency").to_pylist(), dtype=float)
     t_x = np.asarray(summary.column("bgnbd_recency_days").to_pylist(), dtype=float)
     age = np.asarray(summary.column("bgnbd_age_days").to_pylist(), dtype=float)
@@ -192,9 +187,17 @@ def test_bgnbd_parameters_and_p_alive_equal_the_per_customer_fit(duckdb_build: B
     assert fit["log_likelihood"] == pytest.approx(per_customer.log_likelihood, rel=1e-9)
     assert fit["n_customers"] == per_customer.n_customers == summary.num_rows
 
-    expected = dict(zip(summary.column("customer_id").to_pylist(), np.round(p_alive(per_customer, x, t_x, age), 6), strict=True))
+    expected = dict(
+        zip(
+            summary.column("customer_id").to_pylist(),
+            np.round(p_alive(per_customer, x, t_x, age), 6),
+            strict=True,
+        )
+    )
     scored = duckdb_build.tables["int_customers_bgnbd_scored"]
-    actual = dict(zip(scored.column("customer_id").to_pylist(), scored.column("p_alive").to_pylist(), strict=True))
+    actual = dict(
+        zip(scored.column("customer_id").to_pylist(), scored.column("p_alive").to_pylist(), strict=True)
+    )
     assert actual.keys() == expected.keys()
     worst = max(abs(actual[c] - expected[c]) for c in expected)
     assert worst <= 1e-6

@@ -39,11 +39,20 @@ RULES: tuple[Rule, ...] = (
     Rule(r"\b(ltrim|rtrim|btrim)\s*\(", "c360.ltrim_characters (Spark swaps the arguments), or trim()"),
     Rule(r"\bround\s*\(", "c360.round_double (doubles, DuckDB's rounding) or c360.round_decimal"),
     Rule(r"\bavg\s*\(", "c360.mean (PostgreSQL's avg of integers is numeric)"),
-    Rule(r"(?<![\w.])(date_diff|datediff|date_sub|date_add|dateadd|timestampdiff|age)\s*\(", "dbt.datediff / dbt.dateadd"),
+    Rule(
+        r"(?<![\w.])(date_diff|datediff|date_sub|date_add|dateadd|timestampdiff|age)\s*\(",
+        "dbt.datediff / dbt.dateadd",
+    ),
     Rule(r"(?<![\w.])date_trunc\s*\(", "dbt.date_trunc"),
-    Rule(r"\b(date_part|datepart|strftime|strptime|to_char|to_date|to_timestamp|epoch\w*|make_date)\s*\(", "dbt.date_trunc / dbt.datediff, or a cast"),
+    Rule(
+        r"\b(date_part|datepart|strftime|strptime|to_char|to_date|to_timestamp|epoch\w*|make_date)\s*\(",
+        "dbt.date_trunc / dbt.datediff, or a cast",
+    ),
     Rule(r"\binterval\s+'", "dbt.dateadd"),
-    Rule(r"\b(now|today|getdate|getenv|current_setting)\s*\(|\bcurrent_(date|timestamp|time)\b", "as_of_date() (no wall clock, no engine settings in models)"),
+    Rule(
+        r"\b(now|today|getdate|getenv|current_setting)\s*\(|\bcurrent_(date|timestamp|time)\b",
+        "as_of_date() (no wall clock, no engine settings in models)",
+    ),
     Rule(r"\b(try_cast|safe_cast)\s*\(", "dbt.safe_cast"),
     Rule(r"\b(ifnull|nvl|nvl2|iff|if|ifnull|zeroifnull|nullifzero)\s*\(", "coalesce / nullif / case"),
     Rule(r"(?<![\w.])concat\s*\(", "|| or dbt.concat (PostgreSQL's concat() skips nulls)"),
@@ -53,7 +62,9 @@ RULES: tuple[Rule, ...] = (
     Rule(r"\bilike\b|~~\*?", "lower(x) like ..."),
     Rule(r"::", "cast(x as type)"),
     Rule(r"`", "plain identifiers (no backtick quoting)"),
-    Rule(r"/", "c360.safe_divide (PostgreSQL truncates integer / integer; Spark and PostgreSQL keep decimals)"),
+    Rule(
+        r"/", "c360.safe_divide (PostgreSQL truncates integer / integer; Spark and PostgreSQL keep decimals)"
+    ),
 )
 
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
@@ -130,7 +141,11 @@ def lint_sql(text: str) -> list[str]:
 
 
 def checked_files(project: Path = DBT_PROJECT_DIR) -> list[Path]:
-    files = [*project.glob("models/**/*.sql"), *project.glob("macros/**/*.sql"), *project.glob("tests/**/*.sql")]
+    files = [
+        *project.glob("models/**/*.sql"),
+        *project.glob("macros/**/*.sql"),
+        *project.glob("tests/**/*.sql"),
+    ]
     return sorted(f for f in files if f.relative_to(project).as_posix() != DISPATCH_FILE)
 
 

@@ -24,7 +24,9 @@ SAMPLE = pa.table(
         "name": pa.array(["Jürgen", "", None], pa.string()),
         "is_active": pa.array([True, False, None], pa.bool_()),
         "day": pa.array([dt.date(2026, 6, 30), None, dt.date(2024, 2, 29)], pa.date32()),
-        "at": pa.array([dt.datetime(2026, 6, 30, 23, 59, 59), None, dt.datetime(2020, 1, 1)], pa.timestamp("us")),
+        "at": pa.array(
+            [dt.datetime(2026, 6, 30, 23, 59, 59), None, dt.datetime(2020, 1, 1)], pa.timestamp("us")
+        ),
     }
 )
 

@@ -10,13 +10,20 @@ latest_version as (
     {{ deduplicated('candidates', 'contact_id', 'updated_at desc nulls last, _file_id desc nulls last, _source_line desc nulls last') }}
 ),
 
+phones as (
+    select
+        *,
+        {{ phone_digits('phone') }} as phone_digits
+    from latest_version
+),
+
 final as (
     select
         contact_id,
         customer_id,
         nullif(trim(full_name), '') as full_name,
         {{ normalize_email('email') }} as email,
-        {{ normalize_phone('phone', 'country') }} as phone_e164,
+        {{ normalize_phone('phone', 'country', 'phone_digits') }} as phone_e164,
         nullif(trim(company_name), '') as company_name,
         nullif(trim(job_title), '') as job_title,
         coalesce(is_primary, false) as is_primary,
@@ -32,7 +39,7 @@ final as (
         coalesce(email_opt_in, false) as has_email_opt_in,
         _file_id as source_file_id,
         _source_line as source_line
-    from latest_version
+    from phones
 )
 
 select * from final
