@@ -47,3 +47,20 @@ def arrow_table(data: pd.DataFrame | pa.Table) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
     return pa.Table.from_pandas(data, preserve_index=False)
+
+
+class InformationSchemaTables:
+    """table_exists and row_count for engines with an information_schema, over the engine's one-value query
+    ``scalar(sql, params)`` (each driver has its own parameter marker, given as ``marker``)."""
+
+    marker = "?"
+
+    def scalar(self, sql: str, params: list[object] | None = None) -> object: ...
+
+    def table_exists(self, schema: str, name: str) -> bool:
+        sql = f"select count(*) from information_schema.tables where table_schema = {self.marker} and table_name = {self.marker}"
+        return bool(self.scalar(sql, [schema, name]))
+
+    def row_count(self, schema: str, name: str) -> int:
+        check_identifier(schema, name)
+        return int(self.scalar(f"select count(*) from {schema}.{name}"))  # type: ignore[call-overload]

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from warehouse.base import arrow_table, check_identifier
+from warehouse.base import InformationSchemaTables, arrow_table, check_identifier
 
 
 def connect(
@@ -22,7 +22,7 @@ def connect(
     return con
 
 
-class DuckDBWarehouse:
+class DuckDBWarehouse(InformationSchemaTables):
     """A DuckDB database file (or an open connection to one, which the caller keeps owning)."""
 
     engine = "duckdb"
@@ -56,16 +56,9 @@ class DuckDBWarehouse:
         finally:
             self.con.unregister("_c360_write")
 
-    def table_exists(self, schema: str, name: str) -> bool:
-        row = self.con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()
-        return bool(row and row[0])
-
-    def row_count(self, schema: str, name: str) -> int:
-        check_identifier(schema, name)
-        return int(self.con.execute(f"select count(*) from {schema}.{name}").fetchone()[0])  # type: ignore[index]
+    def scalar(self, sql: str, params: list[object] | None = None) -> object:
+        row = self.con.execute(sql, params or []).fetchone()
+        return row[0] if row else None
 
     def close(self) -> None:
         if self._owned:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
-from warehouse.base import arrow_table, check_identifier
+from warehouse.base import InformationSchemaTables, arrow_table, check_identifier
 
 
 def postgres_type(arrow_type: pa.DataType) -> str:
@@ -51,10 +51,11 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
-class PostgresWarehouse:
+class PostgresWarehouse(InformationSchemaTables):
     """One autocommit connection to a PostgreSQL database (psycopg 3), e.g. ``postgresql://user:pw@host/db``."""
 
     engine = "postgres"
+    marker = "%s"
 
     def __init__(self, dsn: str) -> None:
         import psycopg
@@ -105,16 +106,9 @@ class PostgresWarehouse:
                     for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
                         copy.write_row(row)
 
-    def table_exists(self, schema: str, name: str) -> bool:
-        row = self.con.execute(
-            "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
-            [schema, name],
-        ).fetchone()
-        return bool(row and row[0])
-
-    def row_count(self, schema: str, name: str) -> int:
-        check_identifier(schema, name)
-        return int(self.con.execute(f"select count(*) from {schema}.{name}").fetchone()[0])  # type: ignore[index]
+    def scalar(self, sql: str, params: list[object] | None = None) -> object:
+        row = self.con.execute(sql, params).fetchone()
+        return row[0] if row else None
 
     def close(self) -> None:
         self.con.close()
