@@ -28,7 +28,7 @@ from demo.generator import generate_demo_data
 from ingestion.loader import SOURCES, ingest_source
 from orchestration.bgnbd import run_bgnbd_fit
 from warehouse import connect
-from warehouse.engines import built_from_raw, run_dbt
+from warehouse.engines import built_from_raw, open_engine, run_dbt
 
 ORDERS = int(os.environ.get("C360_CROSS_ENGINE_ORDERS", "100000"))
 AS_OF = "2026-06-30"
@@ -46,6 +46,7 @@ class Build:
     tables: dict[str, pa.Table]
     seconds: dict[str, float]
     rerun_tables: dict[str, pa.Table]
+    root: Path
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def _build(engine: str, root: Path, landing: Path, *, pg_dsn: str | None = None)
         assert rerun.success, rerun.exception
         rerun_tables = {name: eng.wh.query_arrow(f"select * from main.{name}") for name in HISTORY}
     results = [*outcome.first.result.results, *outcome.second.result.results]
-    return Build(engine, results, outcome.fitted, tables, outcome.seconds, rerun_tables)
+    return Build(engine, results, outcome.fitted, tables, outcome.seconds, rerun_tables, root)
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +222,27 @@ def test_bgnbd_parameters_and_p_alive_equal_the_per_customer_fit(duckdb_build: B
     worst = max(abs(actual[c] - expected[c]) for c in expected)
     assert worst <= 1e-6
     assert len({round(v, 3) for v in actual.values()}) > 10  # a real spread of probabilities, not a constant
+
+
+def test_a_stale_fit_stops_the_scores(duckdb_build: Build) -> None:
+    """Scores computed with another run's fit (the fit step did not run for this as-of date) fail a data test."""
+    with open_engine("duckdb", duckdb_build.root) as eng:
+        eng.wh.execute("update analytics.bgnbd_fit set as_of_date = date '2026-06-29'")
+        try:
+            stale = run_dbt(
+                [
+                    "test",
+                    "--select",
+                    "int_customers_bgnbd_scored",
+                    "--vars",
+                    json.dumps({"as_of_date": AS_OF}),
+                ],
+                env=eng.env,
+                project_dir=DBT_PROJECT_DIR,
+                target_path=duckdb_build.root / "target",
+            )
+        finally:
+            eng.wh.execute(f"update analytics.bgnbd_fit set as_of_date = date '{AS_OF}'")
+    statuses = {r.node.name: str(r.status) for r in stale.result.results}
+    failed = [name for name, status in statuses.items() if status == "fail"]
+    assert [name for name in failed if name.startswith("scored_with_the_current_fit")] == failed != []
