@@ -31,9 +31,13 @@ def pg_database() -> Iterator[str]:
         admin = psycopg.connect(dsn, autocommit=True)
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL at C360_TEST_PG_DSN does not accept connections: {type(exc).__name__}")
-    admin.execute(
-        f"create database {name} encoding 'UTF8' lc_collate 'C' lc_ctype 'C.UTF-8' template template0"
-    )
+    try:
+        admin.execute(
+            f"create database {name} encoding 'UTF8' lc_collate 'C' lc_ctype 'C.UTF-8' template template0"
+        )
+    except psycopg.Error as exc:
+        admin.close()
+        pytest.skip(f"cannot create a test database at C360_TEST_PG_DSN (needs CREATEDB and C.UTF-8): {exc}")
     base, _, _ = dsn.rpartition("/")
     try:
         yield f"{base}/{name}"
