@@ -246,3 +246,50 @@ def test_a_stale_fit_stops_the_scores(duckdb_build: Build) -> None:
     statuses = {r.node.name: str(r.status) for r in stale.result.results}
     failed = [name for name, status in statuses.items() if status == "fail"]
     assert [name for name in failed if name.startswith("scored_with_the_current_fit")] == failed != []
+
+
+@pytest.mark.parametrize("build", ENGINE_BUILDS, indirect=True)
+def test_a_later_version_of_an_order_replaces_it_in_staging(
+    build: Build, request: pytest.FixtureRequest
+) -> None:
+    """The staging incremental (delete+insert by key on DuckDB and PostgreSQL, a rebuild of the Parquet table on
+    Spark) takes a corrected order from a later file: the order changes, nothing else does. Runs after the
+    comparisons (it changes the engine's tables, not the ones captured by the build)."""
+    orders = build.tables["stg_shop__orders"]
+    completed = orders.filter(pa.compute.equal(orders.column("order_status"), "completed"))
+    order_id = completed.column("order_id")[0].as_py()
+    pg_dsn = request.getfixturevalue("pg_database") if build.engine == "postgres" else None
+    with open_engine(build.engine, build.root, pg_dsn=pg_dsn) as eng:
+        columns = eng.wh.query_arrow("select * from raw.orders where 1 = 0").column_names
+        changed = {
+            "status": "'refunded'",
+            "updated_at": "cast('2026-06-30 23:00:00' as timestamp)",
+            "_file_id": "999999",
+        }
+        select = ", ".join(changed.get(c, c) for c in columns)
+        eng.wh.execute(
+            f"insert into raw.orders select {select} from raw.orders where order_id = '{order_id}'"
+        )
+        result = run_dbt(
+            ["run", "--select", "stg_shop__orders", "--vars", json.dumps({"as_of_date": AS_OF})],
+            env=eng.env,
+            project_dir=DBT_PROJECT_DIR,
+            target_path=build.root / "target",
+        )
+        assert result.success, result.exception
+        after = eng.wh.query_arrow("select * from staging.stg_shop__orders")
+    assert after.num_rows == orders.num_rows
+    row = after.filter(pa.compute.equal(after.column("order_id"), order_id)).to_pylist()
+    assert len(row) == 1
+    assert (row[0]["order_status"], float(row[0]["net_revenue"]), row[0]["source_file_id"]) == (
+        "refunded",
+        0.0,
+        999999,
+    )
+    others = pa.compute.not_equal(orders.column("order_id"), order_id)
+    assert (
+        table_differences(
+            orders.filter(others), after.filter(pa.compute.not_equal(after.column("order_id"), order_id))
+        )
+        == []
+    )
