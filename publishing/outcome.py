@@ -1,7 +1,12 @@
 """What a finished run means for BI users: published, held back by a failed blocking check, or failed.
 
-The CLI calls summarize_run() after an in-process run; the run-failure sensor calls handle_failed_run() for runs
-started from the UI or the schedule. Both are idempotent per run id.
+- published (exit 0): every blocking check passed and the tables were published;
+- held back (exit 1): the run completed its work, a blocking check failed, the previous publication stays;
+- failed (exit 2): something else went wrong (a model error, a lock, a full disk, a bug); the root cause comes
+  first, and checks that could not run because of it are listed as not run, never as failed.
+
+The CLI summarizes its in-process runs; the run-failure sensor handles runs started by the daemon, the UI or a
+backfill. Both are idempotent per run id.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from c360.settings import Settings
-from publishing.duckdb_file import record_held_back
 from publishing.gate import CheckRecord, collect_check_results
 
 EXIT_PUBLISHED, EXIT_HELD_BACK, EXIT_FAILED = 0, 1, 2
+OUTCOME_TAG = "c360/outcome"
+_CHECK_FAILURE_ERRORS = ("DagsterAssetCheckFailedError",)
 
 
 @dataclass
@@ -24,7 +30,8 @@ class RunOutcome:
     as_of: date
     status: str  # published | held_back | failed
     checks: list[CheckRecord] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # root causes, most important first
+    not_run: list[str] = field(default_factory=list)  # checks that did not run because of a failure
 
     @property
     def exit_code(self) -> int:
@@ -38,6 +45,10 @@ class RunOutcome:
     def warnings(self) -> list[CheckRecord]:
         return [c for c in self.checks if c.is_warning]
 
+    @property
+    def root_cause(self) -> str | None:
+        return self.errors[0] if self.errors else None
+
     def message(self) -> str:
         if self.status == "published":
             return f"run {self.run_id} published the tables for as-of date {self.as_of}"
@@ -48,29 +59,74 @@ class RunOutcome:
                 *(f"  - {c.line()}" for c in self.failed_checks),
             ]
             return "\n".join(lines)
-        lines = [f"run {self.run_id} (as-of {self.as_of}) FAILED before publication; nothing was published."]
-        lines += [f"  - {e}" for e in self.errors]
+        lines = [f"run {self.run_id} (as-of {self.as_of}) FAILED; nothing was published."]
+        lines += [f"  cause: {e}" for e in self.errors] or [
+            "  cause: unknown (see the run's log in the Dagster UI)"
+        ]
+        if self.failed_checks:
+            lines.append(f"  and {len(self.failed_checks)} blocking check(s) failed:")
+            lines += [f"  - {c.line()}" for c in self.failed_checks]
+        if self.not_run:
+            lines.append(f"  {len(self.not_run)} check(s) not run because of it")
         return "\n".join(lines)
 
 
-def _step_errors(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    records = instance.get_records_for_run(run_id=run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
-    errors = []
-    for record in records:
-        event = record.event_log_entry.dagster_event
-        error = getattr(event.event_specific_data, "error", None)
-        message = error.message.strip() if error else "unknown error"
-        errors.append(f"{event.step_key}: {message.splitlines()[0] if message else message}")
-    return errors
+def _root_cause(event: dg.DagsterEvent) -> tuple[str, bool, list[str]]:
+    """(one-line cause, whether it is only a failed blocking check, checks not run) of a failure event."""
+    data = event.event_specific_data
+    user = getattr(data, "user_failure_data", None)
+    not_run: list[str] = []
+    if user is not None:
+        metadata = dict(user.metadata or {})
+        value = metadata.get("not_run_checks")
+        if value is not None:
+            not_run = list(getattr(value, "value", value) or [])
+        if user.description:
+            where = f"{event.step_key}: " if event.step_key else ""
+            return where + user.description.strip().splitlines()[0], False, not_run
+    error = getattr(data, "error", None)
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause
+    if not chain:
+        return f"{event.step_key or 'run'}: unknown error", False, not_run
+    only_checks = any(e.cls_name in _CHECK_FAILURE_ERRORS for e in chain)
+    deepest = chain[-1]
+    text = (deepest.message or "").strip().splitlines()
+    where = f"{event.step_key}: " if event.step_key else ""
+    return f"{where}{deepest.cls_name}: {text[0] if text else ''}".rstrip(": "), only_checks, not_run
+
+
+def _failures(instance: dg.DagsterInstance, run_id: str) -> tuple[list[str], list[str]]:
+    """Root causes of the run's step and run failures (blocking-check failures excluded), and checks not run."""
+    causes: list[str] = []
+    not_run: list[str] = []
+    for event_type in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE):
+        for record in instance.get_records_for_run(run_id=run_id, of_type=event_type).records:
+            event = record.event_log_entry.dagster_event
+            if event is None:
+                continue
+            if (
+                event_type == dg.DagsterEventType.RUN_FAILURE
+                and getattr(event.event_specific_data, "error", None) is None
+            ):
+                continue  # "steps failed": the step failures above say why
+            cause, only_checks, skipped = _root_cause(event)
+            not_run += skipped
+            if not only_checks and cause not in causes:
+                causes.append(cause)
+    return causes, sorted(set(not_run))
 
 
 def summarize_run(instance: dg.DagsterInstance, run_id: str, as_of: date, success: bool) -> RunOutcome:
     checks = collect_check_results(instance, run_id)
     if success:
         return RunOutcome(run_id, as_of, "published", checks)
+    causes, not_run = _failures(instance, run_id)
     failed = [c for c in checks if c.blocks]
-    status = "held_back" if failed else "failed"
-    return RunOutcome(run_id, as_of, status, checks, _step_errors(instance, run_id))
+    status = "held_back" if failed and not causes else "failed"
+    return RunOutcome(run_id, as_of, status, checks, causes, not_run)
 
 
 def write_alert(settings: Settings, outcome: RunOutcome) -> None:
@@ -84,8 +140,11 @@ def write_alert(settings: Settings, outcome: RunOutcome) -> None:
 def handle_failed_run(
     settings: Settings, instance: dg.DagsterInstance, run_id: str, as_of: date
 ) -> RunOutcome:
-    """Record a held-back run in publication_log (tables untouched) and raise the alert."""
+    """Record a held-back or failed run in the publication log (tables untouched), tag it, raise the alert."""
+    from publishing.duckdb_file import record_held_back
+
     outcome = summarize_run(instance, run_id, as_of, success=False)
+    instance.add_run_tags(run_id, {OUTCOME_TAG: outcome.status})
     if outcome.status == "held_back":
         record_held_back(
             settings, run_id=run_id, as_of=as_of, checks=outcome.checks, message=outcome.message()

@@ -6,10 +6,11 @@
 {%- endmacro %}
 
 {#- Stable keyed hash (SHA-256 of key || ':' || value) for joining without exposing the value.
-    The key comes from the environment (C360_PII_HASH_KEY); the default is for demo data only. -#}
+    The key (C360_PII_HASH_KEY) is handed to the database when dbt connects, as a session variable, and never
+    rendered into SQL: it cannot land in dbt's target/ folder or logs (warehouse/dbt_duckdb_plugin.py). -#}
 {% macro pii_hash(column) -%}
     case when {{ column }} is not null
-        then sha256('{{ env_var("C360_PII_HASH_KEY", "c360-demo-key-change-me") }}' || ':' || {{ column }}) end
+        then sha256(getvariable('c360_pii_hash_key') || ':' || {{ column }}) end
 {%- endmacro %}
 
 {#- j***@example.com -#}

@@ -4,9 +4,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from c360.settings import SOURCES
-from ingestion.loader import SourceLoadResult, ingest_source
-from orchestration.defs.resources import BUILD_DB_POOL, DAILY, ONE_DAY_PER_RUN, C360Settings
+from ingestion.loader import SOURCES, SourceLoadResult, ingest_source
+from orchestration.dbt_runner import start_parsing
+from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase, record_data_range
 from orchestration.preload import preload_quality_gate
 from warehouse import connect
 
@@ -34,14 +34,12 @@ def _contract_result(result: SourceLoadResult, max_share: float) -> dg.AssetChec
     )
 
 
-def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
+def build_ingestion_asset(source: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"raw_{source}",
-        key_prefix=None,
         group_name="ingestion",
-        partitions_def=DAILY,
+        partitions_def=partitions_def,
         backfill_policy=ONE_DAY_PER_RUN,
-        pool=BUILD_DB_POOL,
         kinds={"duckdb"},
         description=(
             f"Every accepted row of the landing files in landing/{source}/ (append-only, one version per delivery). "
@@ -54,13 +52,16 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
                 "input_contract",
                 asset=f"raw_{source}",
                 blocking=True,
+                partitions_def=partitions_def,
                 description="Every file readable with its required columns; quarantined share within the limit.",
             )
         ],
     )
-    def _ingest(context: dg.AssetExecutionContext, c360: C360Settings) -> Iterator:
-        preload_quality_gate()  # GX imports in the background while DuckDB loads files
-        settings = c360.get()
+    def _ingest(context: dg.AssetExecutionContext, build_db: BuildDatabase) -> Iterator:
+        # GX and the dbt manifest load in the background while DuckDB loads files (DuckDB releases the GIL)
+        preload_quality_gate()
+        start_parsing()
+        settings = build_db.settings
         con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
         try:
             result = ingest_source(
@@ -71,10 +72,15 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
                 progress=context.log.info,
             )
             total_rows = con.sql(f"select count(*) from raw.{source}").fetchone()[0]
+            if source == "orders":
+                first, last = con.sql(
+                    "select min(order_ts)::date, max(order_ts)::date from raw.orders"
+                ).fetchone()
+                record_data_range(settings, first, last)
         finally:
             con.close()
         context.log.info(
-            f"raw_{source}: {len(result.new_files)} new files, {result.rows_loaded:,} rows loaded, "
+            f"{len(result.new_files)} new files, {result.rows_loaded:,} rows loaded, "
             f"{result.rows_quarantined:,} quarantined, {len(result.failed_files)} failed files; "
             f"{total_rows:,} rows in raw.{source}"
         )
@@ -97,6 +103,5 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
     return _ingest
 
 
-ingestion_assets = [build_ingestion_asset(source) for source in SOURCES]
-
-defs = dg.Definitions(assets=ingestion_assets)
+def build_ingestion_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    return [build_ingestion_asset(source, partitions_def) for source in SOURCES]

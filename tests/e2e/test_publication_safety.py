@@ -127,7 +127,9 @@ def test_scheduled_and_manual_runs_at_the_same_moment_are_serialized(published_h
     import dagster as dg
 
     with c360_env(published_home):
-        from orchestration.definitions import defs
+        from orchestration.definitions import build_definitions
+
+        defs = build_definitions()
 
         schedule = defs.resolve_schedule_def("c360_daily")
         import datetime as dt
