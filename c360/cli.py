@@ -179,7 +179,7 @@ def run_pipeline(
         run_config=run_config,
     )
     if result.success:
-        outcome = summarize_run(instance, result.run_id, as_of, success=True)
+        outcome = summarize_run(instance, result.run_id, as_of, success=True, settings=settings)
         instance.add_run_tags(result.run_id, {OUTCOME_TAG: outcome.status})
     else:
         outcome = handle_failed_run(settings, instance, result.run_id, as_of)
@@ -188,7 +188,7 @@ def run_pipeline(
 
 
 def _print_summary(settings: Settings, outcome, seconds: float) -> None:
-    from publishing.duckdb_file import previous_log
+    from publishing.log import entries
 
     print("\n" + "=" * 78)
     print(outcome.message())
@@ -199,11 +199,7 @@ def _print_summary(settings: Settings, outcome, seconds: float) -> None:
     )
     for warning in outcome.warnings:
         print(f"  warning: {warning.line()}")
-    try:
-        log = previous_log(settings)
-    except Exception as exc:  # noqa: BLE001 - the summary must not hide the run's outcome
-        log = []
-        print(f"(the publication log could not be read: {exc})")
+    log = entries(settings)
     published = [row for row in log if row["status"] == "published"]
     if published:
         last = published[-1]
@@ -259,21 +255,17 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from publishing.duckdb_file import previous_log
+    from publishing.log import entries
+    from publishing.versions import current
 
     settings = _settings()
-    try:
-        log = previous_log(settings)
-    except Exception as exc:  # noqa: BLE001 - a damaged file gets a message, not a traceback
-        raise UsageError(
-            f"the published database {settings.published_db} cannot be read ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0]}). Move it away and publish again: `c360 publish --as-of <last date>` "
-            "re-audits the current build, `c360 run --as-of <date>` rebuilds and publishes."
-        ) from None
+    log = entries(settings)
     if not log:
-        print(f"nothing published yet in {settings.published_db} (run: c360 run --as-of YYYY-MM-DD)")
+        print(f"nothing published yet in {settings.home} (run: c360 run --as-of YYYY-MM-DD)")
         return 0
-    print(f"published database: {settings.published_db}")
+    _check_published_db(settings)
+    version = current(settings)
+    print(f"published database: {settings.published_db}" + (f" (version {version.name})" if version else ""))
     for row in log[-args.limit :]:
         print(
             f"  {row['logged_at']:%Y-%m-%d %H:%M:%S}  as-of {row['as_of_date']}  {row['status']:<10} "
@@ -284,6 +276,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             for line in row["failed_checks"].splitlines():
                 print(f"      failed: {line}")
     last = [row for row in log if row["status"] == "published"]
+    history = [row for row in log if row["status"] == "published_history"]
+    if history and (not last or history[-1]["logged_at"] > last[-1]["logged_at"]):
+        print(f"last backfill: history of as-of {history[-1]['as_of_date']} (the current tables stay newer)")
     if last:
         counts = last[-1]["row_counts"]
         counts = json.loads(counts) if isinstance(counts, str) else counts
@@ -295,6 +290,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     if report.exists():
         print(f"report: {report}")
     return 0
+
+
+def _check_published_db(settings: Settings) -> None:
+    """A damaged published database gets a message saying what to do, not a traceback."""
+    import duckdb
+
+    if not settings.published_db.exists():
+        return
+    try:
+        duckdb.connect(str(settings.published_db), read_only=True).close()
+    except duckdb.Error as exc:
+        raise UsageError(
+            f"the published database {settings.published_db} cannot be read ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0]}). Delete it: the next run, or `c360 publish --as-of <date of the last "
+            "publication>`, writes it again from the publication in place (publications/)."
+        ) from None
 
 
 def _port_free(host: str, port: int) -> bool:

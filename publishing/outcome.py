@@ -11,6 +11,7 @@ backfill. Both are idempotent per run id.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -28,14 +29,18 @@ _CHECK_FAILURE_ERRORS = ("DagsterAssetCheckFailedError",)
 class RunOutcome:
     run_id: str
     as_of: date
-    status: str  # published | held_back | failed
+    status: str  # published | published_history | held_back | failed
     checks: list[CheckRecord] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # root causes, most important first
     not_run: list[str] = field(default_factory=list)  # checks that did not run because of a failure
 
     @property
     def exit_code(self) -> int:
-        return {"published": EXIT_PUBLISHED, "held_back": EXIT_HELD_BACK}.get(self.status, EXIT_FAILED)
+        return {
+            "published": EXIT_PUBLISHED,
+            "published_history": EXIT_PUBLISHED,
+            "held_back": EXIT_HELD_BACK,
+        }.get(self.status, EXIT_FAILED)
 
     @property
     def failed_checks(self) -> list[CheckRecord]:
@@ -52,6 +57,11 @@ class RunOutcome:
     def message(self) -> str:
         if self.status == "published":
             return f"run {self.run_id} published the tables for as-of date {self.as_of}"
+        if self.status == "published_history":
+            return (
+                f"run {self.run_id} published the history of as-of date {self.as_of} (tier history, transitions, "
+                "fit history); the current tables stay at their newer as-of date"
+            )
         if self.status == "held_back":
             lines = [
                 f"run {self.run_id} (as-of {self.as_of}) was HELD BACK: {len(self.failed_checks)} blocking "
@@ -119,10 +129,18 @@ def _failures(instance: dg.DagsterInstance, run_id: str) -> tuple[list[str], lis
     return causes, sorted(set(not_run))
 
 
-def summarize_run(instance: dg.DagsterInstance, run_id: str, as_of: date, success: bool) -> RunOutcome:
+def summarize_run(
+    instance: dg.DagsterInstance, run_id: str, as_of: date, success: bool, settings: Settings | None = None
+) -> RunOutcome:
     checks = collect_check_results(instance, run_id)
     if success:
-        return RunOutcome(run_id, as_of, "published", checks)
+        status = "published"
+        if settings is not None:
+            from publishing.log import entries
+
+            logged = [row["status"] for row in entries(settings) if row["run_id"] == run_id]
+            status = logged[-1] if logged else status
+        return RunOutcome(run_id, as_of, status, checks)
     causes, not_run = _failures(instance, run_id)
     failed = [c for c in checks if c.blocks]
     status = "held_back" if failed and not causes else "failed"
@@ -130,25 +148,49 @@ def summarize_run(instance: dg.DagsterInstance, run_id: str, as_of: date, succes
 
 
 def write_alert(settings: Settings, outcome: RunOutcome) -> None:
-    """The notification point: a readable message appended to C360_ALERT_LOG (plug e-mail or chat in here)."""
+    """The notification point: a readable message appended to C360_ALERT_LOG (plug e-mail or chat in here).
+    On a full disk the space kept in reserve is freed for it."""
+    from publishing.log import with_reserve
+
     settings.alert_log.parent.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with open(settings.alert_log, "a", encoding="utf-8") as handle:
-        handle.write(f"[{stamp}] {outcome.status.upper()} {outcome.message()}\n")
+    text = f"[{stamp}] {outcome.status.upper()} {outcome.message()}\n".encode()
+
+    def write() -> None:
+        fd = os.open(settings.alert_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, text)
+        finally:
+            os.close(fd)
+
+    with_reserve(settings, write)
 
 
 def handle_failed_run(
     settings: Settings, instance: dg.DagsterInstance, run_id: str, as_of: date
 ) -> RunOutcome:
     """Record a held-back or failed run in the publication log (tables untouched), tag it, raise the alert."""
-    from publishing.duckdb_file import record_held_back
+    from publishing.publish import record_outcome
 
     outcome = summarize_run(instance, run_id, as_of, success=False)
     instance.add_run_tags(run_id, {OUTCOME_TAG: outcome.status})
-    if outcome.status == "held_back":
-        record_held_back(
-            settings, run_id=run_id, as_of=as_of, checks=outcome.checks, message=outcome.message()
+    disk_full = False
+    try:
+        disk_full = record_outcome(
+            settings,
+            run_id=run_id,
+            as_of=as_of,
+            status=outcome.status,
+            checks=outcome.checks,
+            message=outcome.message(),
         )
+    except OSError as exc:  # the alert below must still go out
+        outcome.errors.append(f"the publication log could not be written: {exc}")
+    if disk_full:
+        outcome.errors.insert(
+            0, "the disk is full: the log entry used the space kept in reserve; free space now"
+        )
+    if outcome.status == "held_back":
         _refresh_report(settings, run_id, as_of)
     write_alert(settings, outcome)
     return outcome

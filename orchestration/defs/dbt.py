@@ -21,6 +21,8 @@ from orchestration.dbt_runner import (
     relation_name,
 )
 from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase
+from publishing import state as state_store
+from publishing import versions
 from warehouse import connect
 
 _GROUPS = {"staging": "dbt_staging", "intermediate": "dbt_intermediate"}
@@ -185,10 +187,22 @@ def _build(
         select = sorted(props["name"] for props in models.values()) + sorted(tests)
         exclude, indirect = [], "empty"
     as_of = context.partition_key
-    dbt_vars = {**overrides, "as_of_date": as_of}
+    version = versions.current(settings)
+    dbt_vars = {
+        **overrides,
+        "as_of_date": as_of,
+        dbt_reuse.STATE_VERSION_KEY: version.name if version else None,
+    }
     allow_reuse = whole and not full_refresh and settings.dbt_reuse
     con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
     try:
+        stored = state_store.register(con, version, state_store.state_tables(manifest))
+        if any(stored.values()):
+            context.log.info(
+                "history of earlier publications from the state store ("
+                + ", ".join(f"{table}: {n} as-of dates" for table, n in stored.items())
+                + f", version {version.name})"
+            )
         reuse = dbt_reuse.plan(
             con,
             manifest,

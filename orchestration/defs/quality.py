@@ -12,7 +12,7 @@ import dagster as dg
 
 from expectations.tables import SUITE_TABLES
 from orchestration.defs.resources import BuildDatabase
-from publishing.duckdb_file import last_published_row_count
+from publishing.log import last_published_row_count
 from warehouse import connect
 
 if TYPE_CHECKING:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,6 +86,7 @@ class BuildDatabase(dg.ConfigurableResource):
         if context.instance is not None and context.run is not None:
             record_run_process(context.instance, run_id)
         with build_database_lock(settings, run_id=run_id, log=log), run_environment(settings):
+            check_build_database(settings, log)
             self._settings = settings
             yield self
 
@@ -120,6 +122,44 @@ def run_environment(settings: Settings) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def check_build_database(settings: Settings, log) -> None:
+    """Open the build database once before any step, so that a missing, damaged or locked file is reported with
+    what to do instead of failing somewhere in the middle of the run."""
+    import duckdb
+
+    from publishing.versions import current
+
+    path = settings.build_db
+    if not path.exists():
+        version = current(settings)
+        log(
+            f"the build database {path} does not exist yet: it is built from the landing zone"
+            + (
+                f"; the history of earlier publications comes from the state store ({version.name})"
+                if version
+                else ""
+            )
+        )
+        return
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.Error as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            holder = re.search(r"held in (.+?) \(PID (\d+)\)", text)
+            who = f"process {holder.group(2)} ({holder.group(1)})" if holder else "another process"
+            raise dg.Failure(
+                description=f"the build database {path} is open in {who}: close that program (or its "
+                "connection) and run again. BI tools must read the published database, not the build database."
+            ) from None
+        raise dg.Failure(
+            description=f"the build database {path} cannot be opened ({type(exc).__name__}: "
+            f"{text.splitlines()[0]}). It is damaged or truncated: move it away (mv {path} {path}.broken) and run "
+            "again. c360 rebuilds it from the landing zone; the history comes back from the state store of the "
+            "publication in place."
+        ) from None
 
 
 def data_range_path(settings: Settings):
