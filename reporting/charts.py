@@ -19,6 +19,7 @@ from reporting.svg import (
     GRID,
     INK,
     Bar,
+    Plot,
     blend,
     compact,
     empty_chart,
@@ -41,7 +42,6 @@ from reporting.svg import (
     text,
     text_width,
     ticks,
-    vertical_axis,
     with_unit,
 )
 
@@ -54,29 +54,17 @@ CORE_RISK_LEVELS: tuple[str, ...] = ("low", "medium", "high")
 FREQUENCY_BUCKETS: tuple[str, ...] = ("0", "1", "2", "3", "4", "5", "6", "7+")
 TOTAL_BUCKET = "total"
 
-TIER_COLORS: dict[str, str] = {
-    "vip": "#1b3a5c",
-    "high": "#2f6690",
-    "medium": "#5f9cc6",
-    "low": "#a8cbe3",
-    "none": "#c5cbd3",
-}
-STAGE_COLORS: dict[str, str] = {
-    "prospect": "#b9c1cc",
-    "new": "#8ec1de",
-    "growing": "#4f95c4",
-    "mature": "#2f6690",
-    "reactivated": "#5f9f82",
-    "declining": "#dca33a",
-    "churned": "#bd5340",
-}
-RISK_COLORS: dict[str, str] = {
-    "n/a": "#d5dae1",
-    "low": "#5f9f82",
-    "medium": "#dca33a",
-    "high": "#bd5340",
-    "churned": "#5b2333",
-}
+# Colours in the order of the names above; the risk levels run from grey (no score) through green, amber and red to
+# dark (past the warning).
+TIER_COLORS: dict[str, str] = dict(
+    zip(TIERS, ("#1b3a5c", "#2f6690", "#5f9cc6", "#a8cbe3", "#c5cbd3"), strict=True)
+)
+STAGE_COLORS: dict[str, str] = dict(
+    zip(STAGES, ("#b9c1cc", "#8ec1de", "#4f95c4", "#2f6690", "#5f9f82", "#dca33a", "#bd5340"), strict=True)
+)
+RISK_COLORS: dict[str, str] = dict(
+    zip(RISK_LEVELS, ("#d5dae1", "#5f9f82", "#dca33a", "#bd5340", "#5b2333"), strict=True)
+)
 PREDICTED_COLOR = "#e8853d"
 ACTUAL_COLOR = "#2f6690"
 # Sequential scale of the retention heat map, light to dark, through the tier blue.
@@ -117,67 +105,58 @@ def _tier_order(tiers: Sequence[dict[str, Any]], extra: Sequence[str]) -> list[s
 def tier_distribution(tiers: Sequence[dict[str, Any]], currency: str | None) -> str:
     """Customers and trailing-365-day net revenue per value tier, side by side."""
     rows = tier_rows(tiers)
-    cust_labels = [f"{integer(r['customers'])} · {pct(r['customer_share'])}" for r in rows]
-    rev_labels = [
-        f"{money(float(r['net_revenue_365d'] or 0), currency)} · {pct(r['revenue_share'])}" for r in rows
+    colors = [TIER_COLORS.get(r["value_tier"], FALLBACK_COLOR) for r in rows]
+    customers = [float(r["customers"] or 0) for r in rows]
+    revenue = [float(r["net_revenue_365d"] or 0) for r in rows]
+    panels = [
+        (
+            "Customers",
+            "customers",
+            customers,
+            [f"{integer(n)} · {pct(r['customer_share'])}" for n, r in zip(customers, rows, strict=True)],
+            [
+                f"{r['value_tier']}: {integer(n)} customers ({pct(r['customer_share'])})"
+                for n, r in zip(customers, rows, strict=True)
+            ],
+            "value",
+        ),
+        (
+            with_unit("Net revenue, last 365 days", currency),
+            with_unit("net revenue", currency),
+            revenue,
+            [f"{money(v, currency)} · {pct(r['revenue_share'])}" for v, r in zip(revenue, rows, strict=True)],
+            [
+                f"{r['value_tier']}: net revenue {money(v, currency, short=False)} ({pct(r['revenue_share'])} of total)"
+                for v, r in zip(revenue, rows, strict=True)
+            ],
+            "value money",
+        ),
     ]
     top, row_h, label_w, gap = 34, 30, 64, 30
-    cust_reserve = max(text_width(s) for s in cust_labels) + 10
-    rev_reserve = max(text_width(s) for s in rev_labels) + 10
-    panel_w = (HALF_WIDTH - label_w - 8 - gap - cust_reserve - rev_reserve) / 2
+    # Each panel keeps room on its right for its longest value label.
+    reserves = [max(text_width(s) for s in labels) + 10 for _, _, _, labels, _, _ in panels]
+    panel_w = (HALF_WIDTH - label_w - 8 - gap - sum(reserves)) / 2
+    body = row_labels([r["value_tier"] for r in rows], x=label_w, top=top, row_h=row_h)
+    x = label_w + 8
+    for (title, axis_label, values, labels, titles, label_cls), reserve in zip(panels, reserves, strict=True):
+        tick_values = ticks(max(values), 3)
+        body.append(text(x, 16, title, cls="panel"))
+        body += hbar_panel(
+            [
+                Bar(r["value_tier"], v, c, label, tip, label_cls)
+                for r, v, c, label, tip in zip(rows, values, colors, labels, titles, strict=True)
+            ],
+            x0=x,
+            width=panel_w,
+            top=top,
+            row_h=row_h,
+            domain=(0, tick_values[-1]),
+            tick_values=tick_values,
+            tick_fmt=compact,
+            axis_label=axis_label,
+        )
+        x += panel_w + reserve + gap
     height = top + row_h * len(rows) + 44
-    cust_ticks = ticks(max(float(r["customers"] or 0) for r in rows), 3)
-    rev_ticks = ticks(max(float(r["net_revenue_365d"] or 0) for r in rows), 3)
-    x_cust = label_w + 8
-    x_rev = x_cust + panel_w + cust_reserve + gap
-    body = [
-        text(x_cust, 16, "Customers", cls="panel"),
-        text(x_rev, 16, with_unit("Net revenue, last 365 days", currency), cls="panel"),
-        *row_labels([r["value_tier"] for r in rows], x=label_w, top=top, row_h=row_h),
-    ]
-    colors = [TIER_COLORS.get(r["value_tier"], FALLBACK_COLOR) for r in rows]
-    body += hbar_panel(
-        [
-            Bar(
-                r["value_tier"],
-                float(r["customers"] or 0),
-                color,
-                label,
-                f"{r['value_tier']}: {integer(r['customers'])} customers ({pct(r['customer_share'])})",
-            )
-            for r, color, label in zip(rows, colors, cust_labels, strict=True)
-        ],
-        x0=x_cust,
-        width=panel_w,
-        top=top,
-        row_h=row_h,
-        domain=(0, cust_ticks[-1]),
-        tick_values=cust_ticks,
-        tick_fmt=compact,
-        axis_label="customers",
-    )
-    body += hbar_panel(
-        [
-            Bar(
-                r["value_tier"],
-                float(r["net_revenue_365d"] or 0),
-                color,
-                label,
-                f"{r['value_tier']}: net revenue {money(float(r['net_revenue_365d'] or 0), currency, short=False)} "
-                f"({pct(r['revenue_share'])} of total)",
-                label_cls="value money",
-            )
-            for r, color, label in zip(rows, colors, rev_labels, strict=True)
-        ],
-        x0=x_rev,
-        width=panel_w,
-        top=top,
-        row_h=row_h,
-        domain=(0, rev_ticks[-1]),
-        tick_values=rev_ticks,
-        tick_fmt=compact,
-        axis_label=with_unit("net revenue", currency),
-    )
     return svg(HALF_WIDTH, height, "Customers and 365-day net revenue by value tier", body)
 
 
@@ -458,38 +437,24 @@ def revenue_by_tier(
         values[key] = values.get(key, 0.0) + float(r["net_revenue"] or 0)
     totals = {m: sum(values.get((m, t), 0.0) for t in names) for m in months}
     tick_values = ticks(max(max(totals.values()), 0.0), 4)
-    left, right, top, height = 70, 12, 40, 360
-    plot_h = height - top - 48
-    plot_w = FULL_WIDTH - left - right
-    base = top + plot_h
-
-    def sy(v: float) -> float:
-        return base - v / tick_values[-1] * plot_h
-
-    body = legend(left, 16, [(t, TIER_COLORS.get(t, FALLBACK_COLOR)) for t in names])
-    body += vertical_axis(
-        left=left,
-        top=top,
-        plot_w=plot_w,
-        plot_h=plot_h,
-        tick_values=tick_values,
-        fmt=compact,
-        title=with_unit("net revenue per month", currency),
-    )
-    band = plot_w / len(months)
+    height = 360
+    plot = Plot(70, 40, FULL_WIDTH - 82, height - 88, tick_values)
+    body = legend(plot.left, 16, [(t, TIER_COLORS.get(t, FALLBACK_COLOR)) for t in names])
+    body += plot.axis(compact, with_unit("net revenue per month", currency))
+    band = plot.width / len(months)
     bar_w = min(band * 0.72, 60)
     every = max(1, math.ceil(42 / band))
     total_labels = {m: money(totals[m], currency) for m in months}
     # Month totals where they fit without touching their neighbours, always the latest month.
     total_every = max(1, math.ceil((max(text_width(s, "total") for s in total_labels.values()) + 6) / band))
     for i, month in enumerate(months):
-        x = left + i * band + (band - bar_w) / 2
+        x = plot.left + i * band + (band - bar_w) / 2
         acc = 0.0
         for tier in names:
             v = values.get((month, tier), 0.0)
             if v <= 0:
                 continue
-            y1, y2 = sy(acc + v), sy(acc)
+            y1, y2 = plot.y(acc + v), plot.y(acc)
             share = v / totals[month] if totals[month] else 0.0
             title = (
                 f"{month_label(month)} · {tier}: net revenue {money(v, currency, short=False)} "
@@ -498,19 +463,18 @@ def revenue_by_tier(
             body.append(rect(x, y1, bar_w, y2 - y1, TIER_COLORS.get(tier, FALLBACK_COLOR), title=title))
             acc += v
         if i % every == 0:
-            body.append(text(x + bar_w / 2, base + 16, month_label(month), anchor="middle", cls="tick"))
-        last = i == len(months) - 1
-        if totals[month] > 0 and ((len(months) - 1 - i) % total_every == 0 or last):
+            body.append(text(x + bar_w / 2, plot.base + 16, month_label(month), anchor="middle", cls="tick"))
+        if totals[month] > 0 and (len(months) - 1 - i) % total_every == 0:
             body.append(
                 text(
                     x + bar_w / 2,
-                    sy(totals[month]) - 5,
+                    plot.y(totals[month]) - 5,
                     total_labels[month],
                     anchor="middle",
                     cls="total money",
                 )
             )
-    body.append(text(left + plot_w / 2, height - 8, "month", anchor="middle", cls="axis"))
+    body.append(text(plot.left + plot.width / 2, height - 8, "month", anchor="middle", cls="axis"))
     return svg(FULL_WIDTH, height, "Monthly net revenue by current value tier", body)
 
 
@@ -590,37 +554,22 @@ def cohort_retention(cohorts: Sequence[dict[str, Any]]) -> str:
         for j in range(min(observable(cohort) + 1, ncols)):
             row = by_cohort[cohort].get(j)
             cx = gx + j * cell_w
+            outline: dict[str, Any] = {}
             if row is not None and row.get("retention_rate") is None:
-                body.append(
-                    rect(
-                        cx + 1,
-                        y + 1,
-                        cell_w - 2,
-                        cell_h - 2,
-                        "#ffffff",
-                        stroke=AXIS,
-                        stroke_dasharray="3 2",
-                        title=f"{head}, month {j}: no retention rate published",
-                    )
-                )
-                label, fill = "n/a", None
+                fill, label, what = "#ffffff", "n/a", "no retention rate published"
+                outline = {"stroke": AXIS, "stroke_dasharray": "3 2"}
             else:
                 rate = float(row["retention_rate"]) if row is not None else 0.0
                 active = int(row.get("active_customers") or 0) if row is not None else 0
-                fill = ramp(RETENTION_RAMP, rate / scale)
-                body.append(
-                    rect(
-                        cx + 1,
-                        y + 1,
-                        cell_w - 2,
-                        cell_h - 2,
-                        fill,
-                        title=f"{head}, month {j}: {active:,} ordering ({rate:.1%})",
-                    )
+                fill, label, what = (
+                    ramp(RETENTION_RAMP, rate / scale),
+                    _retention_text(rate),
+                    f"{active:,} ordering ({rate:.1%})",
                 )
-                label = _retention_text(rate)
+            title = f"{head}, month {j}: {what}"
+            body.append(rect(cx + 1, y + 1, cell_w - 2, cell_h - 2, fill, title=title, **outline))
             if cell_w >= 28:
-                cls = "cell small light" if fill and is_dark(fill) else "cell small"
+                cls = "cell small light" if is_dark(fill) else "cell small"
                 body.append(text(cx + cell_w / 2, y + cell_h / 2 + 4, label, anchor="middle", cls=cls))
     # Legend: swatches at round steps of the scale; the last one holds everything above it.
     ly = top + grid_h + 26
@@ -660,7 +609,7 @@ def backtest_by_frequency(
     buckets = {str(r["frequency_bucket"]): r for r in backtest if str(r["frequency_bucket"]) != TOTAL_BUCKET}
     if not buckets:
         message = NO_BACKTEST if not backtest else "The backtest has no frequency buckets"
-        return empty_chart(width, 220, message)
+        return empty_chart(width, 220 if width <= HALF_WIDTH else 140, message)
     keys = {name: _bucket_key({"frequency_bucket": name}) for name in FREQUENCY_BUCKETS}
     keys.update({name: _bucket_key(r) for name, r in buckets.items()})
     names = sorted(keys, key=keys.__getitem__)
@@ -669,36 +618,23 @@ def backtest_by_frequency(
         float(r.get(k) or 0) for r in buckets.values() for k in ("predicted_purchases", "actual_purchases")
     )
     tick_values = ticks(vmax, 4)
-    left, right, top, height = 64, 8, 40, 310
-    plot_h = height - top - 70
-    plot_w = width - left - right
-    base = top + plot_h
-
-    def sy(v: float) -> float:
-        return base - v / tick_values[-1] * plot_h
-
-    body = legend(left, 16, [("predicted", PREDICTED_COLOR), ("actual", ACTUAL_COLOR)])
-    body += vertical_axis(
-        left=left,
-        top=top,
-        plot_w=plot_w,
-        plot_h=plot_h,
-        tick_values=tick_values,
-        fmt=compact,
-        title="repeat purchases in the holdout" + (f" ({holdout} days)" if holdout is not None else ""),
-    )
-    band = plot_w / len(names)
+    height = 310
+    plot = Plot(64, 40, width - 72, height - 110, tick_values)
+    body = legend(plot.left, 16, [("predicted", PREDICTED_COLOR), ("actual", ACTUAL_COLOR)])
+    holdout_text = "" if holdout is None else f" ({holdout} days)"
+    body += plot.axis(compact, f"repeat purchases in the holdout{holdout_text}")
+    band = plot.width / len(names)
     bar_w = min(band * 0.36, 40)
     for i, name in enumerate(names):
-        cx = left + i * band + band / 2
+        cx = plot.left + i * band + band / 2
         row = buckets.get(name)
-        body.append(text(cx, base + 16, name, anchor="middle", cls="label small"))
+        body.append(text(cx, plot.base + 16, name, anchor="middle", cls="label small"))
         if row is None:
-            body.append(text(cx, base - 8, "no row", anchor="middle", cls="note"))
-            body.append(text(cx, base + 30, "–", anchor="middle", cls="sub"))
+            body.append(text(cx, plot.base - 8, "no row", anchor="middle", cls="note"))
+            body.append(text(cx, plot.base + 30, "–", anchor="middle", cls="sub"))
             continue
         customers = int(row.get("customers") or 0)
-        body.append(text(cx, base + 30, f"n={customers:,}", anchor="middle", cls="sub"))
+        body.append(text(cx, plot.base + 30, f"n={customers:,}", anchor="middle", cls="sub"))
         spend = (
             f"; average spend {money(row.get('predicted_avg_spend'), currency, short=False, digits=2)} predicted, "
             f"{money(row.get('actual_avg_spend'), currency, short=False, digits=2)} actual"
@@ -717,16 +653,16 @@ def backtest_by_frequency(
             value = row.get(key)
             x = cx - bar_w + k * bar_w
             if value is None:
-                body.append(text(x + bar_w / 2, base - 8, "–", anchor="middle", cls="note"))
+                body.append(text(x + bar_w / 2, plot.base - 8, "–", anchor="middle", cls="note"))
                 continue
-            y = sy(float(value))
-            body.append(rect(x, y, bar_w, base - y, color, title=title))
+            y = plot.y(float(value))
+            body.append(rect(x, y, bar_w, plot.base - y, color, title=title))
             label = compact(float(value)) if float(value) >= 1000 else f"{float(value):.3g}"
             if text_width(label, "total") <= bar_w + 4:
                 body.append(text(x + bar_w / 2, y - 4, label, anchor="middle", cls="total"))
     body.append(
         text(
-            left + plot_w / 2,
+            plot.left + plot.width / 2,
             height - 6,
             "repeat purchases in the calibration period",
             anchor="middle",

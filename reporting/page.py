@@ -264,77 +264,66 @@ def _backtest_note(data: ReportData, currency: str | None) -> str:
     return f"{period}{error}"
 
 
+# Title and, where it does not depend on the data, caption of every figure, in page order.
+FIGURES: dict[str, tuple[str, str]] = {
+    "tier_distribution": (
+        "Tier distribution",
+        "Customers per value tier and their net revenue over the last 365 days (share of total after the dot).",
+    ),
+    "lifecycle_funnel": (
+        "Lifecycle funnel",
+        "Customers per lifecycle stage, in the order the stage rules are applied.",
+    ),
+    "churn_risk_by_tier": (
+        "Churn risk by tier",
+        "Share of each tier's customers per churn risk level: n/a for prospects (no score), low, medium and high "
+        "from the churn flags and P(alive), churned for customers past the warning.",
+    ),
+    "satisfaction_by_tier": (
+        "NPS and CSAT by tier",
+        "NPS = % promoters (9–10) − % detractors (0–6); CSAT = share of answers scored 4–5.",
+    ),
+    "backtest_by_frequency": ("Predicted against actual purchases", ""),
+    "clv_by_tier": (
+        "Customer lifetime value by tier",
+        "Per tier: 10th–90th percentile (line), 25th–75th (box) and median (bar) of the customers' CLV.",
+    ),
+    "revenue_by_tier": ("Revenue by tier over time", ""),
+    "cohort_retention": ("Cohort retention", ""),
+    "tier_transitions": ("Tier transitions", ""),
+}
+WIDE = {"revenue_by_tier", "cohort_retention", "tier_transitions"}
+
+
 def _figures(data: ReportData, currency: str | None) -> list[str]:
-    clv = data.clv is not None
-    figures = [
-        _figure(
-            "tier_distribution",
-            "Tier distribution",
-            "Customers per value tier and their net revenue over the last 365 days (share of total after the dot).",
-            charts.tier_distribution(data.tiers, currency),
+    # The backtest shares its row with the CLV chart; without CLV it takes the whole row.
+    backtest_wide = data.clv is None
+    svgs = {
+        "tier_distribution": charts.tier_distribution(data.tiers, currency),
+        "lifecycle_funnel": charts.lifecycle_funnel(data.stages),
+        "churn_risk_by_tier": charts.churn_risk_by_tier(data.risk, data.tiers),
+        "satisfaction_by_tier": charts.satisfaction_by_tier(data.satisfaction, data.tiers),
+        "backtest_by_frequency": charts.backtest_by_frequency(
+            data.backtest, currency, width=charts.FULL_WIDTH if backtest_wide else charts.HALF_WIDTH
         ),
-        _figure(
-            "lifecycle_funnel",
-            "Lifecycle funnel",
-            "Customers per lifecycle stage, in the order the stage rules are applied.",
-            charts.lifecycle_funnel(data.stages),
-        ),
-        _figure(
-            "churn_risk_by_tier",
-            "Churn risk by tier",
-            "Share of each tier's customers per churn risk level: n/a for prospects (no score), low, medium and "
-            "high from the churn flags and P(alive), churned for customers past the warning.",
-            charts.churn_risk_by_tier(data.risk, data.tiers),
-        ),
-        _figure(
-            "satisfaction_by_tier",
-            "NPS and CSAT by tier",
-            "NPS = % promoters (9–10) − % detractors (0–6); CSAT = share of answers scored 4–5.",
-            charts.satisfaction_by_tier(data.satisfaction, data.tiers),
-        ),
-        _figure(
-            "backtest_by_frequency",
-            "Predicted against actual purchases",
-            _backtest_note(data, currency),
-            charts.backtest_by_frequency(
-                data.backtest, currency, width=charts.HALF_WIDTH if clv else charts.FULL_WIDTH
-            ),
-            wide=not clv,
-        ),
-    ]
+        "revenue_by_tier": charts.revenue_by_tier(data.revenue, data.tiers, currency),
+        "cohort_retention": charts.cohort_retention(data.cohorts),
+        "tier_transitions": charts.tier_transitions(data.transitions),
+    }
     if data.clv is not None:
-        figures.append(
-            _figure(
-                "clv_by_tier",
-                "Customer lifetime value by tier",
-                "Per tier: 10th–90th percentile (line), 25th–75th (box) and median (bar) of the customers' CLV.",
-                charts.clv_by_tier(data.clv, data.tiers, currency),
-            )
-        )
-    figures += [
-        _figure(
-            "revenue_by_tier",
-            "Revenue by tier over time",
-            _revenue_note(data),
-            charts.revenue_by_tier(data.revenue, data.tiers, currency),
-            wide=True,
-        ),
-        _figure(
-            "cohort_retention",
-            "Cohort retention",
-            _cohort_note(data),
-            charts.cohort_retention(data.cohorts),
-            wide=True,
-        ),
-        _figure(
-            "tier_transitions",
-            "Tier transitions",
-            _transitions_note(data),
-            charts.tier_transitions(data.transitions),
-            wide=True,
-        ),
+        svgs["clv_by_tier"] = charts.clv_by_tier(data.clv, data.tiers, currency)
+    notes = {
+        "backtest_by_frequency": _backtest_note(data, currency),
+        "revenue_by_tier": _revenue_note(data),
+        "cohort_retention": _cohort_note(data),
+        "tier_transitions": _transitions_note(data),
+    }
+    wide = WIDE | ({"backtest_by_frequency"} if backtest_wide else set())
+    return [
+        _figure(key, title, notes.get(key, note), svgs[key], wide=key in wide)
+        for key, (title, note) in FIGURES.items()
+        if key in svgs
     ]
-    return figures
 
 
 def build_html(

@@ -286,25 +286,31 @@ def row_labels(
     return out
 
 
-def vertical_axis(
-    *,
-    left: float,
-    top: float,
-    plot_w: float,
-    plot_h: float,
-    tick_values: Sequence[float],
-    fmt: Callable,
-    title: str,
-) -> list[str]:
-    """Grid lines and tick labels of a vertical value axis starting at zero, its baseline and rotated title."""
-    base = top + plot_h
-    hi = tick_values[-1] or 1.0
-    out = []
-    for t in tick_values:
-        y = base - t / hi * plot_h
-        out.append(line(left, y, left + plot_w, y, GRID))
-        out.append(text(left - 8, y + 4, fmt(t), anchor="end", cls="tick"))
-    out.append(line(left, base, left + plot_w, base, AXIS))
-    mid = top + plot_h / 2
-    out.append(text(16, mid, title, anchor="middle", cls="axis", transform=f"rotate(-90 16 {num(mid)})"))
-    return out
+@dataclass
+class Plot:
+    """A plot area with a vertical value axis from zero to the last tick: maps values to y and draws the axis."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    tick_values: Sequence[float]
+
+    @property
+    def base(self) -> float:
+        """The y of the zero line."""
+        return self.top + self.height
+
+    def y(self, value: float) -> float:
+        return self.base - value / (self.tick_values[-1] or 1.0) * self.height
+
+    def axis(self, fmt: Callable[[float], str], title: str) -> list[str]:
+        """Grid lines and tick labels, the zero line, and the rotated axis title at the left edge."""
+        out = []
+        for t in self.tick_values:
+            out.append(line(self.left, self.y(t), self.left + self.width, self.y(t), GRID))
+            out.append(text(self.left - 8, self.y(t) + 4, fmt(t), anchor="end", cls="tick"))
+        out.append(line(self.left, self.base, self.left + self.width, self.base, AXIS))
+        mid = self.top + self.height / 2
+        out.append(text(16, mid, title, anchor="middle", cls="axis", transform=f"rotate(-90 16 {num(mid)})"))
+        return out
