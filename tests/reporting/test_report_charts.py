@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from report_helpers import svg_texts, svg_texts_of_class, svg_titles, titled_rects
+from report_helpers import svg_root, svg_texts, svg_texts_of_class, svg_titles, titled_rects
 
 from reporting import charts
 from reporting.charts import (
@@ -220,12 +220,8 @@ def test_backtest_keeps_a_place_for_missing_buckets_and_leaves_out_the_total() -
 
 
 def test_backtest_bar_heights_follow_the_values() -> None:
-    import xml.etree.ElementTree as ET
-
     svg = charts.backtest_by_frequency([_bucket("1", 1, 50.0, 100.0), _bucket("2", 2, None, 30.0)], None)
-    heights = [
-        float(el.get("height")) for el in ET.fromstring(svg).iter("rect") if el.find("title") is not None
-    ]
+    heights = [float(el.get("height")) for el in svg_root(svg).iter("rect") if el.find("title") is not None]
     assert heights[1] == pytest.approx(2 * heights[0])
     assert len(heights) == 3  # bucket 2 has no prediction: no bar for it, a dash instead
     assert "–" in svg_texts(svg)
