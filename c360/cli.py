@@ -31,17 +31,14 @@ EXIT_USAGE = 2
 
 DAGSTER_YAML = """\
 # Written by c360 (edit freely: c360 only writes this file when it is missing).
-# Runs that write the build database carry the tag c360/build_db: the run queue starts one at a time, in the order
-# they were queued (a backfill replays its days in date order). `c360 run` takes its turn through the build
-# database's own lock.
+# Every run writes the build database: the run queue starts one at a time, in the order they were queued (a
+# backfill replays its days in date order). `c360 run` takes its turn through the build database's own lock.
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
   config:
     dequeue_interval_seconds: 1
-    tag_concurrency_limits:
-      - key: "c360/build_db"
-        limit: 1
+    max_concurrent_runs: 1
 run_monitoring:
   enabled: true
 telemetry:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -107,6 +108,12 @@ def _bool(text: str, setting: Setting) -> bool:
     raise ValueError(text)
 
 
+def _cron(text: str, setting: Setting) -> str:
+    if not re.fullmatch(r"\S+( \S+){4}", text.strip()):
+        raise SettingsError(f"{setting.env}: expected a cron schedule of five fields, e.g. '0 2 * * *'")
+    return text.strip()
+
+
 def _choice(text: str, setting: Setting) -> str:
     if text.lower() not in setting.choices:
         raise SettingsError(f"{setting.env}: {setting.expected()}")
@@ -122,6 +129,7 @@ _PARSERS: dict[str, Callable[[str, Setting], Any]] = {
     "secret": lambda text, _: text,
     "date": lambda text, _: date.fromisoformat(text),
     "choice": _choice,
+    "cron": _cron,
 }
 
 # The one declaration of every setting. Paths default relative to C360_HOME when their default is None.
@@ -160,6 +168,12 @@ SETTINGS: tuple[Setting, ...] = (
         "date",
         None,
         "first daily partition in Dagster (default: the first order date in the data)",
+    ),
+    Setting(
+        "C360_SCHEDULE_CRON",
+        "cron",
+        "0 2 * * *",
+        "when the daily schedule runs (cron, UTC); each run is for the day before the tick",
     ),
     Setting(
         "C360_DUCKDB_MEMORY_LIMIT", "text", None, "DuckDB memory limit, e.g. `4GB` (spills to disk beyond it)"
@@ -210,6 +224,7 @@ class Settings:
     max_quarantine_share: float
     landing_settle_seconds: float
     start_date: date | None
+    schedule_cron: str
     duckdb_memory_limit: str | None
     dbt_threads: int
     dbt_reuse: bool
@@ -244,6 +259,7 @@ class Settings:
             max_quarantine_share=raw["C360_MAX_QUARANTINE_SHARE"],
             landing_settle_seconds=raw["C360_LANDING_SETTLE_SECONDS"],
             start_date=raw["C360_START_DATE"],
+            schedule_cron=raw["C360_SCHEDULE_CRON"],
             duckdb_memory_limit=raw["C360_DUCKDB_MEMORY_LIMIT"],
             dbt_threads=raw["C360_DBT_THREADS"],
             dbt_reuse=raw["C360_DBT_REUSE"],

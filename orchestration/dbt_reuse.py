@@ -33,6 +33,9 @@ from typing import Any
 import duckdb
 
 STATE_SCHEMA = "c360_meta"
+# Environment variables the SQL reads through the connection rather than env_var() (the e-mail hash key, handed to
+# DuckDB by warehouse/dbt_duckdb_plugin.py): their values change results as much as the SQL does.
+CONNECTION_ENV = ("C360_PII_HASH_KEY",)
 # Key of the state store's version among the values `fingerprints` gets with the vars (not a dbt var).
 STATE_VERSION_KEY = "c360_state_version"
 STATE_TABLE = f"{STATE_SCHEMA}.dbt_model_state"
@@ -75,7 +78,7 @@ def _project_fingerprint(
     macros = _project_macros(manifest_json)
     texts = [project_yml, *(m["macro_sql"] for m in macros.values())]
     texts += [n.get("raw_code") or "" for n in manifest_json["nodes"].values()]
-    env_names = sorted({name for text in texts for name in _ENV_VAR.findall(text)})
+    env_names = sorted({name for text in texts for name in _ENV_VAR.findall(text)} | set(CONNECTION_ENV))
     return _sha(
         manifest_json["metadata"].get("dbt_version"),
         project_yml,

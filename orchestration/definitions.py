@@ -13,7 +13,7 @@ from orchestration.dbt_runner import prepare_manifest
 from orchestration.defs.automation import EXECUTOR, build_jobs, build_schedule, build_sensors
 from orchestration.defs.dbt import build_dbt_assets
 from orchestration.defs.ingestion import build_ingestion_assets
-from orchestration.defs.publication import build_publication_asset, published_table_names
+from orchestration.defs.publication import build_publication_asset, build_report_asset, published_table_names
 from orchestration.defs.quality import build_gx_checks
 from orchestration.defs.resources import BuildDatabase, c360_resource, daily_partitions, first_partition
 
@@ -32,10 +32,13 @@ def build_definitions(
             *build_ingestion_assets(partitions),
             build_dbt_assets(partitions),
             build_publication_asset(partitions),
+            build_report_asset(partitions),
         ],
         asset_checks=build_gx_checks(partitions),
         jobs=jobs,
-        schedules=[build_schedule(jobs[0], running=not settings.demo_marker.exists())],
+        schedules=[
+            build_schedule(jobs[0], cron=settings.schedule_cron, running=not settings.demo_marker.exists())
+        ],
         sensors=build_sensors(jobs[0], partitions),
         resources={"c360": c360, "build_db": BuildDatabase(c360=c360)},
         loggers={"console": c360_console},

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
+import time
 
 import dagster as dg
 
@@ -43,4 +45,13 @@ def recover_dead_runs(instance: dg.DagsterInstance, log=None) -> list[str]:
         recovered.append(run.run_id)
         if log is not None:
             log(f"marked run {run.run_id} failed: its process {pid} is gone")
+        _pause_for_tests("recovery")
     return recovered
+
+
+def _pause_for_tests(point: str) -> None:
+    """Tests that kill a process at an exact point set C360_TEST_PAUSE_AT to it (never set in production)."""
+    if os.environ.get("C360_TEST_PAUSE_AT") == point:
+        sys.stdout.write(f"c360-test-paused-at {point}\n")
+        sys.stdout.flush()
+        time.sleep(120)

@@ -201,6 +201,13 @@ def _refresh_report(settings: Settings, run_id: str, as_of: date) -> None:
     from reporting import render_report
 
     try:
-        render_report(settings.published_db, settings.reports_dir, run_id=run_id)
+        from c360.dbt_vars import defaults
+
+        render_report(
+            settings.published_db,
+            settings.reports_dir,
+            run_id=run_id,
+            currency=defaults().get("reporting_currency"),
+        )
     except Exception as exc:  # noqa: BLE001 - the alert below matters more than the report
         write_alert(settings, RunOutcome(run_id, as_of, "failed", errors=[f"report not refreshed: {exc}"]))

@@ -2,13 +2,13 @@
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
 from c360.settings import Settings
 from ingestion.loader import SOURCES
-from orchestration.defs.resources import BUILD_DB_TAG, C360Resource
+from orchestration.defs.resources import C360Resource
 from orchestration.recovery import recover_dead_runs
 from publishing.outcome import handle_failed_run
 
@@ -26,7 +26,7 @@ def build_jobs(partitions_def: dg.PartitionsDefinition, published: list[str]) ->
         PIPELINE_JOB,
         selection=dg.AssetSelection.all(),
         description="Ingest landing files, build and test the dbt models, run the quality gate, publish.",
-        tags={"c360/pipeline": "full", BUILD_DB_TAG: "1"},
+        tags={"c360/pipeline": "full"},
         executor_def=EXECUTOR,
     )
     # Re-audit the current build database and publish it if every blocking check passes, without re-ingesting or
@@ -36,19 +36,25 @@ def build_jobs(partitions_def: dg.PartitionsDefinition, published: list[str]) ->
         selection=dg.AssetSelection.assets("published_tables")
         | dg.AssetSelection.checks_for_assets(*[dg.AssetKey(name) for name in published]),
         description="Run the dbt tests and Great Expectations suites on the current build, then publish if all pass.",
-        tags={"c360/pipeline": "audit_publish", BUILD_DB_TAG: "1"},
+        tags={"c360/pipeline": "audit_publish"},
         executor_def=EXECUTOR,
     )
     return [pipeline, audit_publish]
 
 
-def build_schedule(job, *, running: bool) -> dg.ScheduleDefinition:
-    """Every day at 02:00 UTC for the previous day's partition: as-of date = the scheduled day minus one."""
-    return dg.build_schedule_from_partitioned_job(
-        job,
-        hour_of_day=2,
-        minute_of_hour=0,
+def build_schedule(job, *, cron: str, running: bool) -> dg.ScheduleDefinition:
+    """The daily run (C360_SCHEDULE_CRON, default 02:00 UTC) for the previous day: as-of date = tick date - 1."""
+
+    def request(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        as_of = context.scheduled_execution_time.date() - timedelta(days=1)
+        return dg.RunRequest(partition_key=as_of.isoformat(), tags={"c360/trigger": "schedule"})
+
+    return dg.ScheduleDefinition(
         name="c360_daily",
+        job=job,
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        execution_fn=request,
         description="The daily run for yesterday's data. Off by default in a demo home (made by c360 demo-data); "
         "turn it on in the UI (Automation) or with `dagster schedule start c360_daily`.",
         default_status=dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED,

@@ -153,8 +153,11 @@ def build_dbt_assets(
             full_refresh=config.full_refresh,
             whole_select=[select],
             whole_exclude=[exclude] if exclude else [],
+            everything=everything,
         )
 
+    # what the asset covers before any subsetting (a run of all of it may use dbt's own selection and reuse)
+    everything = (frozenset(_dbt_models.keys), frozenset(_dbt_models.check_keys))
     return _dbt_models
 
 
@@ -167,6 +170,7 @@ def _build(
     full_refresh: bool,
     whole_select: Sequence[str],
     whole_exclude: Sequence[str],
+    everything: tuple[frozenset, frozenset],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     settings = build_db.settings
     manifest = manifest_json()
@@ -179,13 +183,16 @@ def _build(
         for uid, props in manifest["nodes"].items()
         if props["resource_type"] == "model" and translator.get_asset_key(props) in selected_assets
     }
-    whole = selected_assets == set(assets_def.keys) and selected_checks == set(assets_def.check_keys)
+    whole = selected_assets == everything[0] and selected_checks == everything[1]
     if whole:
         select, exclude, indirect = list(whole_select), list(whole_exclude), None
-    else:  # a subset picked in the UI: exactly the chosen models and checks
+    else:  # a subset (picked in the UI, or the audit-publish job's checks): exactly the chosen models and checks
         tests = [uid.split(".")[2] for uid, key in keys_by_test.items() if key in selected_checks]
         select = sorted(props["name"] for props in models.values()) + sorted(tests)
         exclude, indirect = [], "empty"
+        if not select:
+            context.log.info("dbt: nothing selected")
+            return
     as_of = context.partition_key
     version = versions.current(settings)
     dbt_vars = {

@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 
+from c360.dbt_vars import defaults
 from orchestration.defs.dbt import manifest_json
 from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase
 from publishing.gate import collect_check_results
@@ -107,7 +108,6 @@ def build_publication_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
             checks=checks,
             before_commit=to_postgres,
         )
-        report = render_report(settings.published_db, settings.reports_dir, run_id=context.run.run_id)
         for warning in publication.warnings:
             context.log.warning(f"warning (not blocking): {warning.line()}")
         context.log.info(publication.entry.message)
@@ -119,7 +119,6 @@ def build_publication_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
                 "scope": dg.MetadataValue.text("every table" if publication.full else "history tables only"),
                 "current_as_of": dg.MetadataValue.text(publication.current_as_of.isoformat()),
                 "row_counts": dg.MetadataValue.json(publication.row_counts),
-                "report": dg.MetadataValue.path(str(report)),
                 "postgres": dg.MetadataValue.text(
                     f"schema {settings.postgres_schema}: {sum(postgres.values()):,} rows"
                     if settings.postgres_dsn
@@ -131,3 +130,27 @@ def build_publication_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         )
 
     return published_tables
+
+
+def build_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="run_report",
+        group_name="publication",
+        deps=["published_tables"],
+        partitions_def=partitions_def,
+        backfill_policy=ONE_DAY_PER_RUN,
+        kinds={"html"},
+        description="reports/latest.html: a self-contained page with the charts of the publication in place "
+        "(tiers, stages, risk, satisfaction, cohorts, transitions, predictions) and the publication log.",
+    )
+    def run_report(context: dg.AssetExecutionContext, build_db: BuildDatabase) -> dg.MaterializeResult:
+        settings = build_db.settings
+        path = render_report(
+            settings.published_db,
+            settings.reports_dir,
+            run_id=context.run.run_id,
+            currency=defaults().get("reporting_currency"),
+        )
+        return dg.MaterializeResult(metadata={"report": dg.MetadataValue.path(str(path))})
+
+    return run_report

@@ -20,10 +20,6 @@ from orchestration.recovery import record_run_process
 # as-of date); with differing policies Dagster warns on every load and picks the smallest.
 ONE_DAY_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
-# Tag of every run that writes the build database; the instance's run queue lets one such run go at a time, in
-# the order they were queued (so a backfill replays its days in date order).
-BUILD_DB_TAG = "c360/build_db"
-
 # Two Dagster features used knowingly are not marked stable yet: per-asset backfill policies (beta) and partitioned
 # asset checks (preview, so that check results belong to an as-of date). Without these filters every `c360 run`
 # and every definitions load prints a warning for each; they match those messages only.
