@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import optimize
@@ -175,6 +176,18 @@ def identification_notes(flat: Sequence[str], bound: Sequence[str]) -> list[str]
     if bound:
         notes.append("stopped at the optimization bound: " + ", ".join(bound))
     return notes
+
+
+def exclusion_summary(excluded: Sequence[Any], n_total: int, noun: str) -> str:
+    """'excluded 3 of 5,000 customers from the fit: 2 <reason>, 1 <reason> (see excluded)'.
+
+    ``excluded`` holds rows with ``customers`` and ``reason`` attributes.
+    """
+    by_reason: dict[str, int] = {}
+    for row in excluded:
+        by_reason[row.reason] = by_reason.get(row.reason, 0) + row.customers
+    parts = ", ".join(f"{count:,} {reason}" for reason, count in by_reason.items())
+    return f"excluded {sum(by_reason.values()):,} of {n_total:,} {noun} from the fit: {parts} (see excluded)"
 
 
 def weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:

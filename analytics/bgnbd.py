@@ -67,6 +67,7 @@ from analytics._numerics import (
     check_finite_nonneg,
     check_penalizer,
     check_whole,
+    exclusion_summary,
     flat_parameters,
     identification_notes,
     minimize,
@@ -375,16 +376,6 @@ def _outlier_rows(
     return flagged[np.cumsum(wc[flagged]) <= room + 1e-9]
 
 
-def _exclusion_summary(excluded: list[BgNbdExclusion] | tuple, n_customers: int, noun: str) -> str:
-    """'excluded 3 of 5,000 customers from the fit: 2 <reason>, 1 <reason> (see excluded)'."""
-    by_reason: dict[str, int] = {}
-    for row in excluded:
-        by_reason[row.reason] = by_reason.get(row.reason, 0) + row.customers
-    n = sum(by_reason.values())
-    parts = ", ".join(f"{count:,} {reason}" for reason, count in by_reason.items())
-    return f"excluded {n:,} of {n_customers:,} {noun} from the fit: {parts} (see excluded)"
-
-
 def fit_bgnbd(
     frequency: object,
     recency: object,
@@ -517,7 +508,7 @@ def fit_bgnbd(
 
     msgs = [opt_msg, *identification_notes(unidentified, at_bound(theta, _PARAM_NAMES))]
     if excluded:
-        msgs.append(_exclusion_summary(excluded, n_customers, "customers"))
+        msgs.append(exclusion_summary(excluded, n_customers, "customers"))
     if not informative:
         converged = False
         msgs.insert(
