@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,35 @@ _FLAT_STEP = 3.0
 _FLAT_LOSS = 0.5
 # Components of a flat direction at least this large name the parameters that move along it.
 _FLAT_COMPONENT = 0.3
+
+
+@dataclass(frozen=True, kw_only=True)
+class FitDiagnostics:
+    """What every fit reports next to its parameters (with them, one row of the fit history).
+
+    Attributes:
+        log_likelihood: total log-likelihood at the estimate over exactly the ``n_fitted`` customers the
+            parameters were fitted on, in the caller's units, penalty excluded (NaN when not fitted).
+        n_customers: customers given to the fit (sum of the weights).
+        n_fitted: customers the parameters were estimated on.
+        n_excluded: customers left out of the estimation, each row named in ``excluded``.
+        excluded: the distinct rows left out, with their customer counts and reasons (named tuples;
+            ``pd.DataFrame(fit.excluded)`` gives one row per exclusion).
+        converged: ``True`` when the optimizer stopped at a stationary point (success, or a line-search
+            stop with projected gradient ~ 0) on informative data.
+        unidentified: parameters the data do not pin down (flat likelihood along them, see the message).
+        message: optimizer message plus diagnostics (non-informative data, unidentified parameters,
+            parameters at the bounds, exclusions).
+    """
+
+    log_likelihood: float = math.nan
+    n_customers: int = 0
+    n_fitted: int = 0
+    n_excluded: int = 0
+    excluded: tuple[Any, ...] = ()
+    converged: bool = False
+    unidentified: tuple[str, ...] = ()
+    message: str = ""
 
 
 def as_float_array(values: object, name: str) -> np.ndarray:
@@ -92,7 +122,7 @@ def projected_grad_norm(objective: Objective, theta: np.ndarray) -> float:
 
 
 def minimize(objective: Objective, theta0: np.ndarray, maxiter: int) -> tuple[np.ndarray, bool, str]:
-    """Minimize over the bounded log-parameters; returns (theta, converged, message).
+    """Minimize over the bounded log-parameters; returns (theta within the bounds, converged, message).
 
     L-BFGS-B with the analytic gradient; a stop that is not a clean success is accepted when the
     projected gradient is ~0, otherwise Nelder-Mead restarts from the best point and L-BFGS-B polishes.
@@ -104,9 +134,9 @@ def minimize(objective: Objective, theta0: np.ndarray, maxiter: int) -> tuple[np
         res = optimize.minimize(objective, theta0, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
         best = res if np.isfinite(res.fun) and np.all(np.isfinite(res.x)) else None
         if best is not None and best.success:
-            return np.asarray(best.x), True, str(best.message)
+            return _within(best.x), True, str(best.message)
         if best is not None and projected_grad_norm(objective, best.x) <= _GRAD_ACCEPT:
-            return np.asarray(best.x), True, f"{best.message} (accepted: projected gradient ~ 0)"
+            return _within(best.x), True, f"{best.message} (accepted: projected gradient ~ 0)"
         start = best.x if best is not None else theta0
         nm = optimize.minimize(
             lambda th: objective(th)[0],
@@ -123,7 +153,11 @@ def minimize(objective: Objective, theta0: np.ndarray, maxiter: int) -> tuple[np
             raise RuntimeError("optimization produced no finite result")
         ok = projected_grad_norm(objective, best.x) <= _GRAD_ACCEPT
         msg = f"L-BFGS-B: {res.message}; Nelder-Mead restart: {nm.message}; polish: {polish.message}"
-    return np.asarray(best.x), ok, msg + (" (accepted: projected gradient ~ 0)" if ok else "")
+    return _within(best.x), ok, msg + (" (accepted: projected gradient ~ 0)" if ok else "")
+
+
+def _within(theta: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(theta, dtype=float), -LOG_BOUND, LOG_BOUND)
 
 
 def flat_parameters(
@@ -133,38 +167,44 @@ def flat_parameters(
 
     Where the optimizer stops on a ridge (e.g. r, alpha -> infinity at a fixed ratio) varies with the
     optimizer version, so the check does not look at *where* the estimate is but at the objective around
-    it: along each eigenvector of the Hessian (central differences of the analytic gradient), in both
+    it: along each eigenvector of the Hessian (forward differences of the analytic gradient), in both
     senses, it moves the log-parameters by ``_FLAT_STEP``.  If the total objective (the one minimized,
     penalty included) gets worse by less than ``_FLAT_LOSS`` in one sense, that direction is flat and the
-    parameters with a large component in it are reported, in ``names`` order.
+    parameters with a large component in it are reported, in ``names`` order.  Moves for which the local
+    quadratic model (gradient and curvature) predicts a loss of more than 100 times ``_FLAT_LOSS`` are not
+    probed (the usual case for every
+    direction on informative data, which keeps the check at a few objective evaluations).
     """
     k = len(theta)
     h = 1e-4
     with np.errstate(all="ignore"):
-        f0 = objective(theta)[0]
+        f0, g0 = objective(theta)
         hess = np.empty((k, k))
         for j in range(k):
             e = np.zeros(k)
             e[j] = h
-            hess[:, j] = (objective(theta + e)[1] - objective(theta - e)[1]) / (2 * h)
+            hess[:, j] = (objective(theta + e)[1] - g0) / h
         if not np.all(np.isfinite(hess)):
             return ()
-        _, vecs = np.linalg.eigh(0.5 * (hess + hess.T))
+        curvatures, vecs = np.linalg.eigh(0.5 * (hess + hess.T))
         flat = np.zeros(k, dtype=bool)
-        for v in vecs.T:
+        for curvature, v in zip(curvatures, vecs.T, strict=True):
             for sign in (1.0, -1.0):
+                predicted = sign * _FLAT_STEP * float(g0 @ v) + 0.5 * curvature * _FLAT_STEP**2
+                if predicted * total_weight > 100 * _FLAT_LOSS:
+                    continue
                 f1 = objective(theta + sign * _FLAT_STEP * v)[0]
                 if np.isfinite(f1) and (f1 - f0) * total_weight < _FLAT_LOSS:
                     flat |= np.abs(v) >= _FLAT_COMPONENT
     return tuple(name for name, is_flat in zip(names, flat, strict=True) if is_flat)
 
 
-def at_bound(theta: np.ndarray, names: Sequence[str]) -> tuple[str, ...]:
-    return tuple(name for name, th in zip(names, theta, strict=True) if abs(th) >= LOG_BOUND - 1e-6)
-
-
-def identification_notes(flat: Sequence[str], bound: Sequence[str]) -> list[str]:
-    """Message parts for parameters the data do not pin down and parameters stopped at a bound."""
+def identification(
+    objective: Objective, theta: np.ndarray, total_weight: float, names: Sequence[str]
+) -> tuple[tuple[str, ...], list[str]]:
+    """Unidentified parameters (see :func:`flat_parameters`) and the message parts that report them."""
+    flat = flat_parameters(objective, theta, total_weight, names)
+    bound = [name for name, th in zip(names, theta, strict=True) if abs(th) >= LOG_BOUND - 1e-6]
     notes = []
     if flat:
         notes.append(
@@ -175,7 +215,7 @@ def identification_notes(flat: Sequence[str], bound: Sequence[str]) -> list[str]
         )
     if bound:
         notes.append("stopped at the optimization bound: " + ", ".join(bound))
-    return notes
+    return flat, notes
 
 
 def exclusion_summary(excluded: Sequence[Any], n_total: int, noun: str) -> str:

@@ -62,19 +62,20 @@ from scipy import integrate, special
 
 from analytics._numerics import (
     LOG_BOUND,
+    FitDiagnostics,
     as_float_array,
-    at_bound,
     check_finite_nonneg,
     check_penalizer,
     check_whole,
     exclusion_summary,
-    flat_parameters,
-    identification_notes,
+    identification,
     minimize,
     validate_counts,
 )
 
 __all__ = [
+    "EXCLUDED_NOT_FINITE",
+    "EXCLUDED_OUTLIER",
     "BgNbdExclusion",
     "BgNbdFit",
     "bgnbd_log_likelihood",
@@ -95,10 +96,7 @@ EXCLUDED_OUTLIER = "implausible purchase count (outlier guard)"
 
 
 class BgNbdExclusion(NamedTuple):
-    """A distinct (frequency, recency, T) row left out of the estimation, with its customers and why.
-
-    ``pd.DataFrame(fit.excluded)`` gives one row per exclusion with these column names.
-    """
+    """A distinct (frequency, recency, T) row left out of the estimation, with its customers and why."""
 
     frequency: float
     recency: float
@@ -108,7 +106,7 @@ class BgNbdExclusion(NamedTuple):
 
 
 @dataclass(frozen=True)
-class BgNbdFit:
+class BgNbdFit(FitDiagnostics):
     """Result of :func:`fit_bgnbd` (or known parameters, for scoring: only r, alpha, a, b are needed).
 
     Attributes:
@@ -116,31 +114,15 @@ class BgNbdFit:
             ``alpha`` is in the caller's time unit (days), so the mean rate is ``r / alpha`` purchases per
             day.
         a, b: parameters of the beta mixing distribution of the dropout probability ``p``.
-        log_likelihood: total log-likelihood at the estimate over exactly the ``n_fitted`` customers the
-            parameters were fitted on, caller's time unit, penalty excluded.
-        n_customers: customers given to the fit (sum of the weights); ``n_fitted + n_excluded``.
-        n_fitted: customers the parameters were estimated on.
-        n_excluded: customers left out of the estimation, each row named in ``excluded``.
-        excluded: the distinct rows left out, with their customer counts and reasons.
-        converged: ``True`` when the optimizer stopped at a stationary point (success, or a line-search
-            stop with projected gradient ~ 0) on informative data.
-        unidentified: parameters the data do not pin down (flat likelihood along them, see the message).
-        message: optimizer message plus diagnostics: non-informative data, unidentified parameters,
-            parameters at the bounds, exclusions.
+
+    and the diagnostics of :class:`FitDiagnostics` (keyword-only), with ``excluded`` holding
+    :class:`BgNbdExclusion` rows and ``n_customers == n_fitted + n_excluded``.
     """
 
     r: float
     alpha: float
     a: float
     b: float
-    log_likelihood: float = math.nan
-    n_customers: int = 0
-    n_fitted: int = 0
-    n_excluded: int = 0
-    excluded: tuple[BgNbdExclusion, ...] = ()
-    converged: bool = False
-    unidentified: tuple[str, ...] = ()
-    message: str = ""
 
 
 # --------------------------------------------------------------------------- validation
@@ -482,7 +464,6 @@ def fit_bgnbd(
             )
         objective = _Objective(xc[keep], txc[keep] / scale, ttc[keep] / scale, wc[keep], penalizer)
         theta, converged, opt_msg = minimize(objective, theta, maxiter)
-        theta = np.clip(theta, -LOG_BOUND, LOG_BOUND)
         bad = not_finite(theta)
         if bad.size:
             reason[bad] = EXCLUDED_NOT_FINITE
@@ -504,9 +485,9 @@ def fit_bgnbd(
         for i in sorted(np.flatnonzero(~keep), key=lambda i: (reason[i], -xc[i], txc[i], ttc[i]))
     ]
     n_excluded = sum(e.customers for e in excluded)
-    unidentified = flat_parameters(objective, theta, objective.total_w, _PARAM_NAMES)
+    unidentified, notes = identification(objective, theta, objective.total_w, _PARAM_NAMES)
 
-    msgs = [opt_msg, *identification_notes(unidentified, at_bound(theta, _PARAM_NAMES))]
+    msgs = [opt_msg, *notes]
     if excluded:
         msgs.append(exclusion_summary(excluded, n_customers, "customers"))
     if not informative:

@@ -49,16 +49,14 @@ import pandas as pd
 from scipy import special
 
 from analytics._numerics import (
-    LOG_BOUND,
+    FitDiagnostics,
     as_float_array,
-    at_bound,
     check_finite_nonneg,
     check_penalizer,
     check_whole,
     count_nonfinite,
     exclusion_summary,
-    flat_parameters,
-    identification_notes,
+    identification,
     minimize,
     validate_counts,
     weighted_pearson,
@@ -82,10 +80,7 @@ EXCLUDED_NEGATIVE_SPEND = "negative net spend (refunds exceed purchases)"
 
 
 class SpendExclusion(NamedTuple):
-    """A distinct (frequency, mean_spend) of repeat buyers left out of the fit, with the customers and why.
-
-    ``pd.DataFrame(fit.excluded)`` gives one row per exclusion with these column names.
-    """
+    """A distinct (frequency, mean_spend) of repeat buyers left out of the fit, with the customers and why."""
 
     frequency: float
     mean_spend: float
@@ -94,42 +89,29 @@ class SpendExclusion(NamedTuple):
 
 
 @dataclass(frozen=True)
-class GammaGammaFit:
+class GammaGammaFit(FitDiagnostics):
     """Result of :func:`fit_gamma_gamma` (or known parameters, for scoring: p, q and gamma suffice).
 
     Attributes:
         p, q, gamma: the model's parameters (``gamma`` in currency units); NaN when not informative.
-        log_likelihood: total log-likelihood at the estimate over exactly the ``n_fitted`` customers,
-            spend in the caller's currency unit, penalty excluded; NaN when not informative.
-        n_customers: customers given (sum of the weights), repeat buyers or not.
-        n_fitted: repeat buyers with a positive mean spend, the population the parameters describe.
-        n_excluded: repeat buyers with zero or negative mean spend, each named in ``excluded``.
-        excluded: the distinct (frequency, mean_spend) rows left out, with their counts and reasons.
         spend_frequency_correlation: weighted Pearson correlation of ``frequency`` and ``mean_spend``
             over the fitted customers (independence check; NaN with fewer than two distinct values).
         informative: ``False`` when fewer than ``min_repeat_buyers`` customers could be fitted; every
             customer then gets ``default_mean``.
-        converged: the optimizer stopped at a stationary point (``False`` when not informative).
-        unidentified: parameters the data do not pin down (flat likelihood along them).
         default_mean: weighted mean of the fitted customers' mean spend (NaN when there are none); the
             population mean whenever the model cannot give one (not informative, or ``q <= 1``).
-        message: optimizer message plus diagnostics.
+
+    and the diagnostics of :class:`FitDiagnostics` (keyword-only): ``n_customers`` counts every customer
+    given, repeat buyer or not; ``n_fitted`` the repeat buyers with a positive mean spend (the population
+    the parameters describe); ``excluded`` holds :class:`SpendExclusion` rows (zero or negative spend).
     """
 
     p: float
     q: float
     gamma: float
-    log_likelihood: float = math.nan
-    n_customers: int = 0
-    n_fitted: int = 0
-    n_excluded: int = 0
-    excluded: tuple[SpendExclusion, ...] = ()
     spend_frequency_correlation: float = math.nan
     informative: bool = True
-    converged: bool = False
-    unidentified: tuple[str, ...] = ()
     default_mean: float = math.nan
-    message: str = ""
 
     @property
     def population_mean(self) -> float:
@@ -353,12 +335,11 @@ def fit_gamma_gamma(
     objective = _Objective(xf, mf / scale, wf, penalizer)
     # Start: p = 1, q = 2, gamma such that the population mean p gamma / (q - 1) is the observed mean.
     theta, converged, opt_msg = minimize(objective, np.log([1.0, 2.0, 1.0]), maxiter)
-    theta = np.clip(theta, -LOG_BOUND, LOG_BOUND)
     p, q, gamma_s = (float(v) for v in np.exp(theta))
     gamma = gamma_s * scale
     ll = float(np.dot(wf, _loglik_terms(p, q, gamma, xf, mf)))
-    unidentified = flat_parameters(objective, theta, objective.total_w, _PARAM_NAMES)
-    msgs = [opt_msg, *identification_notes(unidentified, at_bound(theta, _PARAM_NAMES)), *notes]
+    unidentified, identification_notes = identification(objective, theta, objective.total_w, _PARAM_NAMES)
+    msgs = [opt_msg, *identification_notes, *notes]
     if q <= 1:
         msgs.append("q <= 1: the model's population mean is infinite; default_mean is used for it")
     return GammaGammaFit(
