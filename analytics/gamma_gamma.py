@@ -202,27 +202,46 @@ def gamma_gamma_log_likelihood(
 
 
 class _Objective:
-    """Weighted mean negative log-likelihood with analytic gradient over (log p, log q, log gamma)."""
+    """Weighted mean negative log-likelihood with analytic gradient over (log p, log q, log gamma).
+
+    Per row the log-density is rewritten without large cancelling terms as
+
+        lgamma(px + q) - lgamma(px) - lgamma(q) - q log1p(x m / gamma) - px log1p(gamma / (x m)) - log(m);
+
+    the log-gamma and digamma terms depend on ``x`` alone and are evaluated once per distinct ``x``, the
+    ``log(m)`` term is a constant, so per row only two ``log1p`` and a few divisions remain.
+    """
 
     def __init__(self, x: np.ndarray, m: np.ndarray, w: np.ndarray, penalizer: float) -> None:
-        self.x, self.m, self.w = x, m, w
         self.total_w = float(np.sum(w))
         self.penalizer = penalizer
-        self.log_xm = np.log(x) + np.log(m)  # x-and-m-only part of d/dp
+        self.ux, inverse = np.unique(x, return_inverse=True)
+        self.wux = np.bincount(inverse, weights=w, minlength=len(self.ux))  # weight per distinct x
+        self.xm = x * m
+        self.w, self.wx = w, w * x
+        self.sum_w_log_m = float(np.dot(w, np.log(m)))
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         p, q, gamma = np.exp(theta)
-        x, m, w = self.x, self.m, self.w
-        px = p * x
-        g_xm = gamma + x * m
-        log_g_xm = np.log(g_xm)
-        ll = float(np.dot(w, _loglik_terms(p, q, gamma, x, m)))
-        dig_pxq = special.digamma(px + q)
-        g_p = float(np.dot(w, x * (dig_pxq - special.digamma(px) + self.log_xm - log_g_xm)))
-        g_q = float(np.dot(w, dig_pxq - special.digamma(q) + math.log(gamma) - log_g_xm))
-        g_gamma = float(np.dot(w, q / gamma - (px + q) / g_xm))
-        f = -ll / self.total_w
-        g = -np.array([g_p * p, g_q * q, g_gamma * gamma]) / self.total_w
+        big_w, pux, xm = self.total_w, p * self.ux, self.xm
+        l_q = np.log1p(xm / gamma)  # log((gamma + x m) / gamma)
+        l_p = np.log1p(gamma / xm)  # log((gamma + x m) / (x m))
+        inv_g = 1.0 / (gamma + xm)
+        sum_wx_lp, sum_w_lq = float(np.dot(self.wx, l_p)), float(np.dot(self.w, l_q))
+        ll = (
+            float(np.dot(self.wux, special.gammaln(pux + q) - special.gammaln(pux)))
+            - big_w * special.gammaln(q)
+            - q * sum_w_lq
+            - p * sum_wx_lp
+            - self.sum_w_log_m
+        )
+        dig = special.digamma(pux + q)
+        g_p = float(np.dot(self.wux * self.ux, dig - special.digamma(pux))) - sum_wx_lp
+        g_q = float(np.dot(self.wux, dig)) - big_w * special.digamma(q) - sum_w_lq
+        # d/dgamma per row: q/gamma - (px + q)/(gamma + x m) = (q/gamma) x m/(gamma + x m) - px/(gamma + x m)
+        g_gamma = q / gamma * float(np.dot(self.w, xm * inv_g)) - p * float(np.dot(self.wx, inv_g))
+        f = -ll / big_w
+        g = -np.array([g_p * p, g_q * q, g_gamma * gamma]) / big_w
         if self.penalizer:
             f += self.penalizer * float(np.dot(theta, theta))
             g = g + 2.0 * self.penalizer * theta

@@ -91,7 +91,10 @@ def test_analytic_gradient_matches_finite_differences():
     m = sim["mean_spend"].to_numpy()
     obj = _Objective(sim["frequency"].to_numpy(float), m / m.mean(), np.ones(len(m)), 0.01)
     theta = np.log([3.0, 2.5, 0.7])
-    _, grad = obj(theta)
+    value, grad = obj(theta)
+    # the objective is the mean negative log-likelihood (spend rescaled by its mean) plus the penalty
+    direct = gamma_gamma_log_likelihood(sim["frequency"], m / m.mean(), *np.exp(theta))
+    assert value == pytest.approx(-direct / len(m) + 0.01 * float(theta @ theta), rel=1e-12)
     h = 1e-6
     num = np.array([(obj(theta + h * e)[0] - obj(theta - h * e)[0]) / (2 * h) for e in np.eye(3)])
     np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-8)
