@@ -1,7 +1,8 @@
 """The analytics package is pure math with a documented public API.
 
-Both checks run in a fresh interpreter: inside pytest, ``import analytics`` resolves to this test folder
-(a namespace package of the same name), not to the package under test.
+Both checks run in a fresh interpreter: started as ``.venv/bin/pytest``, pytest puts ``tests/`` first on
+``sys.path`` and ``import analytics`` then resolves to the test folder of the same name (a namespace
+package), not to the package under test.
 """
 
 from __future__ import annotations
