@@ -435,15 +435,6 @@ def fit_bgnbd(
     mean_T = float(np.dot(wc, ttc) / np.sum(wc))
     scale = mean_T if mean_T > 0 else 1.0
 
-    repeat_w = float(np.dot(wc, xc))
-    informative = repeat_w > 0 and bool(np.any(ttc > 0))
-
-    # Start: r = 1, alpha matching the pooled repeat rate sum(x)/sum(T), a = 1, b = 2.
-    rate = repeat_w / max(float(np.dot(wc, ttc / scale)), 1e-12)
-    alpha0 = 1.0 / rate if rate > 0 else math.exp(LOG_BOUND / 2)
-    alpha0 = float(np.clip(alpha0, math.exp(-LOG_BOUND + 1), math.exp(LOG_BOUND - 1)))
-    theta = np.log([1.0, alpha0, 1.0, 2.0])
-
     reason = np.full(len(xc), "", dtype=object)  # "" = fitted
 
     def not_finite(th: np.ndarray) -> np.ndarray:
@@ -452,7 +443,17 @@ def fit_bgnbd(
             terms = _loglik_terms(*np.exp(th), xc[kept], txc[kept] / scale, ttc[kept] / scale)
         return kept[~np.isfinite(terms)]
 
-    reason[not_finite(theta)] = EXCLUDED_NOT_FINITE
+    reason[not_finite(np.log([1.0, 1.0, 1.0, 2.0]))] = EXCLUDED_NOT_FINITE
+    usable = reason == ""
+    repeat_w = float(np.dot(wc[usable], xc[usable]))
+    informative = repeat_w > 0 and bool(np.any(ttc[usable] > 0))
+
+    # Start: r = 1, alpha matching the pooled repeat rate sum(x)/sum(T), a = 1, b = 2.
+    rate = repeat_w / max(float(np.dot(wc[usable], ttc[usable] / scale)), 1e-12)
+    alpha0 = 1.0 / rate if rate > 0 else math.exp(LOG_BOUND / 2)
+    alpha0 = float(np.clip(alpha0, math.exp(-LOG_BOUND + 1), math.exp(LOG_BOUND - 1)))
+    theta = np.log([1.0, alpha0, 1.0, 2.0])
+
     trim_cap = max(1.0, 1e-3 * float(np.sum(wc)))
     guard_rounds = 0
     while True:
