@@ -71,6 +71,7 @@ from analytics._numerics import (
     identification,
     minimize,
     validate_counts,
+    wsum,
 )
 
 __all__ = [
@@ -216,7 +217,7 @@ def bgnbd_log_likelihood(
     if not all(math.isfinite(v) and v > 0 for v in vals):
         raise ValueError(f"BG/NBD parameters must be finite and positive, got r, alpha, a, b = {vals}")
     w = validate_counts(weights, len(x))
-    return float(np.dot(w, _loglik_terms(*vals, x, tx, tt)))
+    return wsum(w, _loglik_terms(*vals, x, tx, tt))
 
 
 class _Objective:
@@ -255,32 +256,28 @@ class _Objective:
         r, alpha, a, b = np.exp(theta)
         ux, wx = self.ux, self.wx
         # x-only part: A1 + A2
-        ll = float(
-            np.dot(
-                wx,
-                special.gammaln(r + ux)
-                - special.gammaln(r)
-                + special.gammaln(a + b)
-                + special.gammaln(b + ux)
-                - special.gammaln(b)
-                - special.gammaln(a + b + ux),
-            )
+        ll = wsum(
+            wx,
+            special.gammaln(r + ux)
+            - special.gammaln(r)
+            + special.gammaln(a + b)
+            + special.gammaln(b + ux)
+            - special.gammaln(b)
+            - special.gammaln(a + b + ux),
         )
         ll += r * math.log(alpha) * float(np.sum(wx))
         dig_ab = special.digamma(a + b)
         dig_abx = special.digamma(a + b + ux)
-        g_r = float(np.dot(wx, special.digamma(r + ux) - special.digamma(r))) + math.log(alpha) * float(
-            np.sum(wx)
-        )
+        g_r = wsum(wx, special.digamma(r + ux) - special.digamma(r)) + math.log(alpha) * float(np.sum(wx))
         g_alpha = r / alpha * float(np.sum(wx))
-        g_a = float(np.dot(wx, dig_ab - dig_abx))
-        g_b = float(np.dot(wx, dig_ab + special.digamma(b + ux) - special.digamma(b) - dig_abx))
+        g_a = wsum(wx, dig_ab - dig_abx)
+        g_b = wsum(wx, dig_ab + special.digamma(b + ux) - special.digamma(b) - dig_abx)
         # x == 0: A3 = -r log(alpha + T)
         if self.T0.size:
             lT0 = np.log(alpha + self.T0)
-            ll -= r * float(np.dot(self.w0, lT0))
-            g_r -= float(np.dot(self.w0, lT0))
-            g_alpha -= r * float(np.dot(self.w0, 1.0 / (alpha + self.T0)))
+            ll -= r * wsum(self.w0, lT0)
+            g_r -= wsum(self.w0, lT0)
+            g_alpha -= r * wsum(self.w0, 1.0 / (alpha + self.T0))
         # x > 0: logaddexp(A3, A4)
         if self.xp.size:
             xp, wp = self.xp, self.wp
@@ -292,18 +289,18 @@ class _Objective:
             u = -n * lT
             v = math.log(a) - np.log(b + xp - 1.0) - n * lt
             m = np.logaddexp(u, v)
-            ll += float(np.dot(wp, m))
+            ll += wsum(wp, m)
             pi = np.exp(v - m)  # posterior weight of the "dropped out after t_x" branch
             one_m = 1.0 - pi
-            g_r -= float(np.dot(wp, one_m * lT + pi * lt))
-            g_alpha -= float(np.dot(wp, n * (one_m / aT + pi / at)))
-            g_a += float(np.dot(wp, pi)) / a
-            g_b -= float(np.dot(wp, pi / (b + xp - 1.0)))
+            g_r -= wsum(wp, one_m * lT + pi * lt)
+            g_alpha -= wsum(wp, n * (one_m / aT + pi / at))
+            g_a += wsum(wp, pi) / a
+            g_b -= wsum(wp, pi / (b + xp - 1.0))
         grad_params = np.array([g_r, g_alpha, g_a, g_b])
         f = -ll / self.total_w
         g = -grad_params * np.array([r, alpha, a, b]) / self.total_w
         if self.penalizer:
-            f += self.penalizer * float(np.dot(theta, theta))
+            f += self.penalizer * wsum(theta, theta)
             g = g + 2.0 * self.penalizer * theta
         return f, g
 
@@ -432,7 +429,7 @@ def fit_bgnbd(
     n_customers = int(round(float(np.sum(wc))))
 
     # Internal time unit: the weighted mean of T (1 when every T is 0).
-    mean_T = float(np.dot(wc, ttc) / np.sum(wc))
+    mean_T = wsum(wc, ttc) / float(np.sum(wc))
     scale = mean_T if mean_T > 0 else 1.0
 
     reason = np.full(len(xc), "", dtype=object)  # "" = fitted
@@ -445,11 +442,11 @@ def fit_bgnbd(
 
     reason[not_finite(np.log([1.0, 1.0, 1.0, 2.0]))] = EXCLUDED_NOT_FINITE
     usable = reason == ""
-    repeat_w = float(np.dot(wc[usable], xc[usable]))
+    repeat_w = wsum(wc[usable], xc[usable])
     informative = repeat_w > 0 and bool(np.any(ttc[usable] > 0))
 
     # Start: r = 1, alpha matching the pooled repeat rate sum(x)/sum(T), a = 1, b = 2.
-    rate = repeat_w / max(float(np.dot(wc[usable], ttc[usable] / scale)), 1e-12)
+    rate = repeat_w / max(wsum(wc[usable], ttc[usable] / scale), 1e-12)
     alpha0 = 1.0 / rate if rate > 0 else math.exp(LOG_BOUND / 2)
     alpha0 = float(np.clip(alpha0, math.exp(-LOG_BOUND + 1), math.exp(LOG_BOUND - 1)))
     theta = np.log([1.0, alpha0, 1.0, 2.0])
@@ -480,7 +477,7 @@ def fit_bgnbd(
 
     r, alpha_s, a, b = (float(v) for v in np.exp(theta))
     alpha = alpha_s * scale
-    ll = float(np.dot(wc[keep], _loglik_terms(r, alpha, a, b, xc[keep], txc[keep], ttc[keep])))
+    ll = wsum(wc[keep], _loglik_terms(r, alpha, a, b, xc[keep], txc[keep], ttc[keep]))
     excluded = [
         BgNbdExclusion(float(xc[i]), float(txc[i]), float(ttc[i]), int(round(wc[i])), str(reason[i]))
         for i in sorted(np.flatnonzero(~keep), key=lambda i: (reason[i], -xc[i], txc[i], ttc[i]))

@@ -100,7 +100,7 @@ def discounted_expected_purchases(
             d = distinct[start : start + step]
             cum = expected_purchases(fit, k[None, :] * length, d[:, :1], d[:, 1:2], d[:, 2:3])
             per_period = np.diff(cum, axis=1, prepend=0.0)
-            out[start : start + step] = np.maximum(per_period, 0.0) @ discount
+            out[start : start + step] = np.sum(np.maximum(per_period, 0.0) * discount, axis=1)
     return out[inverse.ravel()].reshape(shape)
 
 

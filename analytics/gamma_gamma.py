@@ -60,6 +60,7 @@ from analytics._numerics import (
     minimize,
     validate_counts,
     weighted_pearson,
+    wsum,
 )
 
 __all__ = [
@@ -198,7 +199,7 @@ def gamma_gamma_log_likelihood(
         raise ValueError("every row must have frequency >= 1 and mean_spend > 0")
     vals = _params(GammaGammaFit(p=p, q=q, gamma=gamma))
     w = validate_counts(weights, len(x))
-    return float(np.dot(w, _loglik_terms(*vals, x, m)))
+    return wsum(w, _loglik_terms(*vals, x, m))
 
 
 class _Objective:
@@ -219,7 +220,7 @@ class _Objective:
         self.wux = np.bincount(inverse, weights=w, minlength=len(self.ux))  # weight per distinct x
         self.xm = x * m
         self.w, self.wx = w, w * x
-        self.sum_w_log_m = float(np.dot(w, np.log(m)))
+        self.sum_w_log_m = wsum(w, np.log(m))
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         p, q, gamma = np.exp(theta)
@@ -227,23 +228,23 @@ class _Objective:
         l_q = np.log1p(xm / gamma)  # log((gamma + x m) / gamma)
         l_p = np.log1p(gamma / xm)  # log((gamma + x m) / (x m))
         inv_g = 1.0 / (gamma + xm)
-        sum_wx_lp, sum_w_lq = float(np.dot(self.wx, l_p)), float(np.dot(self.w, l_q))
+        sum_wx_lp, sum_w_lq = wsum(self.wx, l_p), wsum(self.w, l_q)
         ll = (
-            float(np.dot(self.wux, special.gammaln(pux + q) - special.gammaln(pux)))
+            wsum(self.wux, special.gammaln(pux + q) - special.gammaln(pux))
             - big_w * special.gammaln(q)
             - q * sum_w_lq
             - p * sum_wx_lp
             - self.sum_w_log_m
         )
         dig = special.digamma(pux + q)
-        g_p = float(np.dot(self.wux * self.ux, dig - special.digamma(pux))) - sum_wx_lp
-        g_q = float(np.dot(self.wux, dig)) - big_w * special.digamma(q) - sum_w_lq
+        g_p = wsum(self.wux * self.ux, dig - special.digamma(pux)) - sum_wx_lp
+        g_q = wsum(self.wux, dig) - big_w * special.digamma(q) - sum_w_lq
         # d/dgamma per row: q/gamma - (px + q)/(gamma + x m) = (q/gamma) x m/(gamma + x m) - px/(gamma + x m)
-        g_gamma = q / gamma * float(np.dot(self.w, xm * inv_g)) - p * float(np.dot(self.wx, inv_g))
+        g_gamma = q / gamma * wsum(self.w, xm * inv_g) - p * wsum(self.wx, inv_g)
         f = -ll / big_w
         g = -np.array([g_p * p, g_q * q, g_gamma * gamma]) / big_w
         if self.penalizer:
-            f += self.penalizer * float(np.dot(theta, theta))
+            f += self.penalizer * wsum(theta, theta)
             g = g + 2.0 * self.penalizer * theta
         return f, g
 
@@ -320,7 +321,7 @@ def fit_gamma_gamma(
     n_excluded = sum(e.customers for e in excluded)
     xf, mf, wf = xc[positive], mc[positive], wc[positive]
     n_fitted = int(round(float(np.sum(wf))))
-    default_mean = float(np.dot(wf, mf) / np.sum(wf)) if n_fitted else math.nan
+    default_mean = wsum(wf, mf) / float(np.sum(wf)) if n_fitted else math.nan
     common = {
         "n_customers": n_customers,
         "n_fitted": n_fitted,
@@ -356,7 +357,7 @@ def fit_gamma_gamma(
     theta, converged, opt_msg = minimize(objective, np.log([1.0, 2.0, 1.0]), maxiter)
     p, q, gamma_s = (float(v) for v in np.exp(theta))
     gamma = gamma_s * scale
-    ll = float(np.dot(wf, _loglik_terms(p, q, gamma, xf, mf)))
+    ll = wsum(wf, _loglik_terms(p, q, gamma, xf, mf))
     unidentified, identification_notes = identification(objective, theta, objective.total_w, _PARAM_NAMES)
     msgs = [opt_msg, *identification_notes, *notes]
     if q <= 1:
