@@ -324,3 +324,21 @@ class Settings:
 def setting(env: str) -> Setting:
     """The declaration of one setting."""
     return _BY_ENV[env]
+
+
+def settings_table() -> str:
+    """The README's settings table, from the declarations above (`python -m c360.settings`)."""
+    lines = ["| variable | type and range | default | meaning |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        kind = {"path": "path", "secret": "secret", "text": "text", "cron": "cron (UTC)"}.get(s.kind)
+        if kind is None:
+            kind = s.expected().removeprefix("expected ")
+        default = f"`{s.default}`" if s.default else "—"
+        lines.append(f"| `{s.env}` | {kind} | {default} | {s.doc} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(settings_table() + "\n")

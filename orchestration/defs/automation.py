@@ -61,6 +61,17 @@ def build_schedule(job, *, cron: str, running: bool) -> dg.ScheduleDefinition:
     )
 
 
+def run_partition(tags: dict[str, str]) -> str | None:
+    """The as-of date of a run: its partition tag, or the one-day range of an asset backfill's run."""
+    if tags.get("dagster/partition"):
+        return tags["dagster/partition"]
+    start, end = (
+        tags.get("dagster/asset_partition_range_start"),
+        tags.get("dagster/asset_partition_range_end"),
+    )
+    return start if start and start == end else None
+
+
 def landing_fingerprint(settings: Settings) -> dict[str, str]:
     files = {}
     for source in SOURCES:
@@ -95,7 +106,7 @@ def build_sensors(job, partitions_def: dg.PartitionsDefinition) -> list[dg.Senso
     def held_back_alert(context: dg.RunFailureSensorContext, c360: C360Resource):
         """Held back or failed runs: the publication log records them and the alert is written."""
         run = context.dagster_run
-        partition = run.tags.get("dagster/partition")
+        partition = run_partition(run.tags)
         if partition:
             handle_failed_run(c360.settings(), context.instance, run.run_id, date.fromisoformat(partition))
 

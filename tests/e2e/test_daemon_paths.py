@@ -12,6 +12,8 @@ import pytest
 from dagster_ui import running_ui
 from e2e_helpers import AS_OF, generate, published
 
+from orchestration.defs.automation import run_partition
+
 pytestmark = pytest.mark.e2e
 
 
@@ -38,7 +40,7 @@ def test_ui_launch_and_three_day_backfill_publish_in_date_order(demo_home: Path,
         backfill_id = ui.backfill([str(d) for d in days])
         runs = ui.wait_for_runs(3, tags={"dagster/backfill": backfill_id})
         assert [r["status"] for r in runs] == ["SUCCESS"] * 3, ui.log_tail()
-        partitions = [{t["key"]: t["value"] for t in r["tags"]}["dagster/partition"] for r in runs]
+        partitions = [run_partition({t["key"]: t["value"] for t in r["tags"]}) for r in runs]
         assert partitions == [str(d) for d in days]  # queued and run in date order
         starts = [r["startTime"] for r in runs]
         assert starts == sorted(starts)

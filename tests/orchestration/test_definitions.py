@@ -44,7 +44,10 @@ def test_daily_schedule_runs_for_the_previous_day():
     schedule = defs.resolve_schedule_def("c360_daily")
     import datetime as dt
 
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 7, 1, 2, 0, tzinfo=dt.UTC))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2026, 7, 1, 2, 0, tzinfo=dt.UTC),
+        repository_def=defs.get_repository_def(),
+    )
     requests = list(schedule.evaluate_tick(context).run_requests or [])
     assert [r.partition_key for r in requests] == ["2026-06-30"]
 
