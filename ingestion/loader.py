@@ -1,39 +1,53 @@
 """Load landing-zone files into the ``raw`` schema of the build database (SPEC §2, §2.4, §7).
 
-One call of :func:`ingest_source` loads every new file of one source folder, in sorted name order. For each file:
+One call of :func:`ingest_source` accounts for every entry of one source folder, in sorted name order
+(``ingestion.discover``): files are loaded, skipped, waiting or failed; everything else is ignored with a reason.
+For each file to load:
 
-1. The file is hashed (sha256). If a file with the same content was already *loaded* for this source (under any
-   name) it is ``skipped``. Plain UTF-8 text is validated in the same pass.
-2. Text that is gzip-compressed or not UTF-8 (per-source ``encoding``) is streamed through Python's codecs into a
-   temporary UTF-8 file. Undecodable bytes, a truncated gzip stream or content that does not match the extension
-   fail the file with an error naming it and saying what to do.
-3. DuckDB reads the file into a temporary staging table, every value as text (CSV: our own header sniffing,
-   ``store_rejects`` for malformed lines; JSON Lines: one line per row, parsed with DuckDB's JSON functions;
-   Parquet: read directly, native types kept).
-4. One vectorized query types every column with ``TRY_CAST`` and flags, per row, every broken rule.
+1. The file is hashed (sha256) in one pass that also validates plain text as UTF-8 and collects its line
+   statistics (``ingestion.decode``). If a file with the same content was already *loaded* for this source
+   (under any name) it is ``skipped``.
+2. Text that DuckDB cannot read as delivered (gzip, not UTF-8, old-Mac line breaks, a line longer than
+   ``decode.MAX_LINE_BYTES``) is streamed into a temporary UTF-8 file. Undecodable bytes, a truncated gzip stream
+   or content that does not match the extension fail the file with an error naming it and saying what to do.
+3. DuckDB reads the file into a temporary staging table, every value as text (``ingestion.formats``: CSV with our
+   own header sniffing and ``store_rejects`` for malformed lines; JSON Lines one line per row, parsed with
+   DuckDB's JSON functions; Parquet read directly, native types kept).
+4. One vectorized query types every column and flags, per row, every broken rule (``ingestion.rules``).
 5. In one transaction: good rows are appended to ``raw.<source>``, bad rows and malformed lines to
-   ``raw.quarantine``, and a row to ``raw.ingestion_log`` (``rows_read = rows_loaded + rows_quarantined``).
+   ``raw.quarantine``, and a row to ``raw.ingestion_log`` (``rows_read = rows_loaded + rows_quarantined``). If the
+   file changed while it was read (size, modification time or inode differ from the listing), the transaction
+   is rolled back and the file reported as ``waiting``: it is loaded whole on a later run.
 
 Decisions:
 
 - Raw tables are append-only logs of row versions; de-duplication by key happens in dbt staging.
 - A bad row gets one quarantine row per broken rule (each names its column, value and reason; a column gets at
   most one, its first broken rule), so a user can fix everything at once; ``rows_quarantined`` counts rows.
-  Malformed lines (wrong field count, unclosed quote, invalid JSON) get one quarantine row with
-  ``column_name`` NULL and the line's text as ``raw_record``; other bad rows have the row as a JSON object.
+  Malformed lines (wrong field count, unclosed quote, invalid JSON, an over-long line) get one quarantine row
+  with ``column_name`` NULL and the line's text as ``raw_record``; other bad rows have the row as a JSON object.
+- No message repeats a value of the file: quarantine reasons and file errors name columns, positions, line
+  numbers and the rule; the value itself is only in ``raw.quarantine.value`` and ``raw_record``.
 - ``_source_line`` / ``quarantine.line`` is the 1-based *physical* line number where the record starts in the
-  (decompressed) file, the header being line 1, for CSV and JSON Lines; for Parquet and for ``.json`` files
-  holding one JSON array it is the 1-based record number. Blank lines are not rows: neither loaded nor counted,
-  but they keep their line number.
+  (decompressed) file, the header being line 1, for CSV and JSON Lines, whatever the line breaks (LF, CRLF or
+  CR); for Parquet and for ``.json`` files holding one JSON array it is the 1-based record number. Blank lines
+  are not rows: neither loaded nor counted, but they keep their line number. If DuckDB's rows and rejected lines
+  do not cover every line of a file, the file fails instead of loading a part of it.
 - A 0-byte (or whitespace-only) file is ``loaded`` with 0 rows: it has no row that could break the contract, and
   recording it keeps later runs quiet. A header-only CSV is checked against the contract and loaded with 0 rows.
-- Failed files are logged (status ``failed``, the error) and retried on every run until they load. For skipped
-  files ``error`` names the earlier file with the same content.
-- A UTF-8 byte order mark always means UTF-8, whatever the source's encoding setting says.
+- Failed files are logged (status ``failed``, the error) and retried on every run until they load. A file fails
+  alone: whatever goes wrong with it, the other files of the source are still loaded. For skipped files
+  ``error`` names the earlier file with the same content.
+- Ignored entries are logged (status ``ignored``, the reason) when first seen and again only when their reason
+  changes, so an unchanged landing folder adds no log rows for them; they are re-evaluated every run and always
+  listed in the result. Waiting files are not logged (the result and the progress lines list them).
+- Encodings are chosen per file: a byte order mark wins, then valid UTF-8, then the source's ``encoding``.
 - ``_extra`` holds the columns that are not in the contract as one JSON object per row (NULL when the file has
   none); column names are matched to the contract case-insensitively after trimming.
 - Timestamps: ISO 8601 with an offset are converted to UTC; values without an offset are taken as UTC; stored
   as naive ``TIMESTAMP`` (UTC). Amounts are rounded to 2 decimals.
+- State: everything the loader knows about earlier runs is read from the connection (``ingestion.schema``), so
+  any DuckDB connection holding the raw schema works, e.g. an in-memory database seeded with the ingestion log.
 - Performance: everything row-wise is SQL. Rows are numbered by the staging table's ``rowid`` (the table is
   written in file order), and typing and inserting run with ``preserve_insertion_order`` off; that DuckDB
   setting is global to the database instance and restored when :func:`ingest_source` returns.
@@ -44,7 +58,6 @@ from __future__ import annotations
 import codecs
 import tempfile
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,43 +67,35 @@ from typing import Literal
 
 import duckdb
 
-from ingestion.contracts import CONTRACTS, METADATA_COLUMNS, Contract
-from ingestion.decode import Scan, binary_problem, decode_to_utf8, encoding_setting, scan_file
+from ingestion.contracts import CONTRACTS, METADATA_COLUMNS, SOURCES, Contract
+from ingestion.decode import Scan, encoding_setting, prepare_text, scan_file
+from ingestion.discover import Entry, discover
 from ingestion.errors import FileError
-from ingestion.formats import (
-    BAD_LINES,
-    SUPPORTED_SUFFIXES,
-    TYPED,
-    Lines,
-    Staged,
-    drop_temp,
-    first_lines,
-    format_of,
-)
+from ingestion.formats import BAD_LINES, SUPPORTED_SUFFIXES, TYPED, Lines, Staged, drop_temp
 from ingestion.formats.csv import stage_csv
 from ingestion.formats.jsonl import stage_json
 from ingestion.formats.parquet import stage_parquet
 from ingestion.rules import type_rows
-from ingestion.schema import ensure_schema, loaded_earlier, log_file, next_file_id, now
+from ingestion.schema import ensure_schema, last_entry, loaded_earlier, log_file, next_file_id, now
 from ingestion.sql import lit
 
-SOURCES = ("orders", "contacts", "survey_responses")
+Status = Literal["loaded", "skipped", "failed", "waiting", "ignored"]
 
 
 @dataclass
 class FileResult:
-    """Outcome of one landing file."""
+    """Outcome of one entry of a landing folder."""
 
     path: str  # relative to the landing root, e.g. "orders/orders_2025.parquet"
-    content_hash: str  # sha256 of the file's bytes as delivered
-    status: Literal["loaded", "skipped", "failed"]
+    content_hash: str  # sha256 of the file's bytes as delivered ("" when the file was not read)
+    status: Status
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
-    error: str | None = None
+    error: str | None = None  # failed: the error; skipped, waiting, ignored: why
     extra_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    file_id: int | None = None  # id in raw.ingestion_log
+    file_id: int | None = None  # id in raw.ingestion_log (waiting files are not logged)
 
 
 @dataclass
@@ -118,12 +123,25 @@ class SourceLoadResult:
     @property
     def failed_files(self) -> list[FileResult]:
         """Files that could not be loaded (nothing of them was loaded; they are retried next run)."""
-        return [f for f in self.files if f.status == "failed"]
+        return self._with_status("failed")
 
     @property
     def new_files(self) -> list[FileResult]:
         """Files loaded in this run."""
-        return [f for f in self.files if f.status == "loaded"]
+        return self._with_status("loaded")
+
+    @property
+    def waiting_files(self) -> list[FileResult]:
+        """Files not read yet (still being delivered, or changed while read); loaded on a later run."""
+        return self._with_status("waiting")
+
+    @property
+    def ignored_files(self) -> list[FileResult]:
+        """Entries that are never read (sub-folders, special files, refused links, unsupported names)."""
+        return self._with_status("ignored")
+
+    def _with_status(self, status: Status) -> list[FileResult]:
+        return [f for f in self.files if f.status == status]
 
 
 def ingest_source(
@@ -133,23 +151,26 @@ def ingest_source(
     *,
     encoding: str | None = None,
     progress: Callable[[str], None] | None = None,
+    settle_seconds: float = 0.0,
 ) -> SourceLoadResult:
     """Load the new files of ``landing_root/<source>/`` into ``raw.<source>``.
 
     Args:
-        con: connection to the build database, in auto-commit mode (each file is loaded in its own transaction).
+        con: a connection holding (or allowed to create) the raw schema, in auto-commit mode (each file is loaded
+            in its own transaction); all state is read from it.
         source: one of ``SOURCES``.
         landing_root: the landing zone (``$C360_HOME/landing``).
-        encoding: Python codec name of the source's text files when they are not UTF-8 (e.g. ``gb18030``,
-            ``latin-1``); ``None`` means UTF-8.
-        progress: called once per file with a one-line summary.
+        encoding: Python codec name of the source's text files that are not UTF-8 (e.g. ``gb18030``,
+            ``latin-1``); ``None`` means UTF-8. A byte order mark or valid UTF-8 wins over it, per file.
+        progress: called once per entry with a one-line summary (never a value of the file).
+        settle_seconds: a file modified less than this many seconds ago is not read yet (``waiting``).
 
     Returns:
-        One :class:`FileResult` per file, in processing order. Failed files do not raise: check
+        One :class:`FileResult` per folder entry, in name order. Failed files do not raise: check
         ``result.failed_files``.
 
     Raises:
-        ValueError: unknown source or unknown encoding.
+        ValueError: unknown source, unknown encoding or a negative ``settle_seconds``.
     """
     if source not in CONTRACTS:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
@@ -161,21 +182,26 @@ def ingest_source(
                 f"{encoding_setting(source)}={encoding!r} is not an encoding Python knows; "
                 "use a codec name such as utf-8, gb18030, latin-1 or cp1252"
             ) from None
+    if not settle_seconds >= 0:
+        raise ValueError(f"settle_seconds must be a number >= 0 (got {settle_seconds!r})")
     contract = CONTRACTS[source]
-    landing_root = Path(landing_root)
     ensure_schema(con)
     result = SourceLoadResult(source=source)
-    folder = landing_root / source
-    if not folder.is_dir():
+    entries = discover(Path(landing_root), source, settle_seconds=settle_seconds)
+    if entries is None:
         if progress:
-            progress(f"{source}: no landing folder {folder}; nothing to load")
+            progress(f"{source}: no landing folder {Path(landing_root) / source}; nothing to load")
         return result
-    paths = sorted(
-        (p for p in folder.iterdir() if not p.name.startswith(".") and p.is_file()), key=lambda p: p.name
-    )
     with _session(con):
-        for path in paths:
-            file_result = _ingest_file(con, contract, path, f"{source}/{path.name}", encoding)
+        for entry in entries:
+            if entry.status == "waiting":
+                file_result = FileResult(
+                    path=entry.rel, content_hash="", status="waiting", error=entry.reason
+                )
+            elif entry.status == "ignored":
+                file_result = _ignore(con, source, entry)
+            else:
+                file_result = _ingest_file(con, contract, entry, encoding)
             result.files.append(file_result)
             if progress:
                 progress(_describe(file_result))
@@ -187,6 +213,8 @@ def _describe(r: FileResult) -> str:
         return f"{r.path}: FAILED ({r.seconds:.1f} s): {r.error}"
     if r.status == "skipped":
         return f"{r.path}: skipped, identical content was already loaded ({r.error or 'same sha256'})"
+    if r.status in ("waiting", "ignored"):
+        return f"{r.path}: {r.status}: {r.error}"
     extra = f"; extra columns kept in _extra: {', '.join(r.extra_columns)}" if r.extra_columns else ""
     return (
         f"{r.path}: {r.rows_loaded:,} rows loaded, {r.rows_quarantined:,} quarantined "
@@ -208,6 +236,31 @@ def _session(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute(f"SET preserve_insertion_order = {str(old_order).lower()}")
 
 
+def _ignore(con: duckdb.DuckDBPyConnection, source: str, entry: Entry) -> FileResult:
+    """An ignored entry, logged unless the log's newest row for it already says the same."""
+    previous = last_entry(con, source, entry.rel)
+    if previous is not None and previous[1:] == ("ignored", entry.reason):
+        file_id = previous[0]
+    else:
+        file_id = next_file_id(con)
+        started = now()
+        log_file(
+            con,
+            file_id=file_id,
+            source=source,
+            file=entry.rel,
+            content_hash=None,
+            size=None,
+            status="ignored",
+            error=entry.reason,
+            started=started,
+        )
+    return FileResult(path=entry.rel, content_hash="", status="ignored", error=entry.reason, file_id=file_id)
+
+
+# ----------------------------------------------------------------------------------------------- per file
+
+
 @dataclass
 class _Outcome:
     rows_read: int
@@ -216,40 +269,58 @@ class _Outcome:
     extra_columns: list[str]
 
 
+class _Changed(Exception):
+    """The file changed while it was being read."""
+
+
+_CHANGED = (
+    "changed while being read (its size, modification time or inode differ from when the folder was listed); "
+    "nothing of it was loaded, it is loaded whole on a later run"
+)
+
+
 def _ingest_file(
-    con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, rel: str, encoding: str | None
+    con: duckdb.DuckDBPyConnection, contract: Contract, entry: Entry, encoding: str | None
 ) -> FileResult:
     started = now()
     t0 = time.perf_counter()
     file_id = next_file_id(con)
-    source = contract.source
-    fmt = format_of(path.name)
+    source, rel = contract.source, entry.rel
+    assert entry.path is not None and entry.fmt is not None
     scan: Scan | None = None
     try:
-        plain_text = fmt is not None and fmt[0] != "parquet" and not fmt[1]
-        reads_utf8 = encoding in (None, "utf-8")
-        scan = scan_file(path, rel, source, validate_utf8=plain_text and reads_utf8, encoding=encoding)
-        if fmt is None:
+        try:
+            scan = scan_file(entry.path, text=entry.fmt[0] != "parquet" and not entry.fmt[1])
+        except OSError as exc:
             raise FileError(
-                f"{rel}: unsupported file type; the landing folder accepts "
-                f"{', '.join(s for s, _ in sorted(SUPPORTED_SUFFIXES))}. "
-                "Rename the file if it is one of these formats, otherwise move it out of the landing folder."
-            )
+                f"{rel}: could not be read ({exc.strerror}); check the file's permissions"
+            ) from None
+        if entry.signature is None or scan.size != entry.signature.size or not entry.unchanged():
+            raise _Changed
         previous = loaded_earlier(con, source, scan.sha256)
         if previous is not None:
             note = f"same content as {previous[0]}, file_id {previous[1]}"
             return _log_only(con, file_id, rel, source, scan, "skipped", note, started, t0)
-        outcome = _load(con, contract, path, rel, fmt, scan, encoding, file_id, started)
+        outcome = _load(con, contract, entry, scan, encoding, file_id, started)
+    except _Changed:
+        return FileResult(
+            path=rel, content_hash="", status="waiting", error=_CHANGED, seconds=time.perf_counter() - t0
+        )
     except FileError as exc:
+        if not entry.unchanged():  # e.g. "truncated gzip" because the delivery was still running
+            return FileResult(
+                path=rel, content_hash="", status="waiting", error=_CHANGED, seconds=time.perf_counter() - t0
+            )
         return _log_only(con, file_id, rel, source, scan, "failed", str(exc), started, t0)
-    except (duckdb.ParserException, duckdb.BinderException):
-        raise  # a bug in the generated SQL, not a problem of the file
-    except (duckdb.Error, OSError, EOFError, zlib.error, UnicodeError) as exc:
-        message = f"{rel}: could not be loaded: {type(exc).__name__}: {first_lines(str(exc))}"
+    except Exception as exc:  # whatever it is, it stays with this file: the others still load
+        message = (
+            f"{rel}: could not be loaded: an unexpected {type(exc).__name__} while reading it; nothing of the file "
+            "was loaded. (Its details are not shown: they may quote the file's content.) Check that the file is "
+            "a complete export in the format its name says; if it is, this is a bug in c360: please report it."
+        )
         return _log_only(con, file_id, rel, source, scan, "failed", message, started, t0)
     finally:
         drop_temp(con)
-    assert scan is not None
     return FileResult(
         path=rel,
         content_hash=scan.sha256,
@@ -306,15 +377,15 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
 def _load(
     con: duckdb.DuckDBPyConnection,
     contract: Contract,
-    path: Path,
-    rel: str,
-    fmt: tuple[str, bool],
+    entry: Entry,
     scan: Scan,
     encoding: str | None,
     file_id: int,
     started: datetime,
 ) -> _Outcome:
-    kind, compressed = fmt
+    assert entry.path is not None and entry.fmt is not None
+    path, rel = entry.path, entry.rel
+    kind, compressed = entry.fmt
     source = contract.source
     con.execute("SET preserve_insertion_order = true")  # row order = file order, for line numbers
     with tempfile.TemporaryDirectory(prefix="c360-ingest-") as tmp:
@@ -324,20 +395,22 @@ def _load(
         elif kind == "parquet":
             staged = stage_parquet(con, contract, path, rel, scan)
         else:
-            read_path, stats = path, scan.text
-            if not compressed and (problem := binary_problem(scan.head, rel, source, encoding, kind)):
-                raise FileError(problem)
-            if compressed or stats is None:  # gzip and/or not UTF-8: transcode
-                read_path = Path(tmp) / "decoded"
-                stats = decode_to_utf8(path, rel, source, compressed, encoding, read_path, kind)
-            elif scan.decode_error is not None:
-                raise scan.decode_error
-            if stats.only_whitespace:
+            text = prepare_text(
+                path,
+                scan,
+                rel=rel,
+                source=source,
+                fmt=kind,
+                compressed=compressed,
+                configured=encoding,
+                dest=Path(tmp) / "decoded",
+            )
+            if text.stats.only_whitespace:
                 pass
             elif kind == "csv":
-                staged = stage_csv(con, contract, read_path, rel, stats, path.name, Path(tmp))
+                staged = stage_csv(con, contract, text, rel, entry.name, Path(tmp))
             else:
-                staged = stage_json(con, contract, read_path, rel)
+                staged = stage_json(con, contract, text, rel)
         rows_read = rows_loaded = rows_quarantined = 0
         extra_columns: list[str] = []
         lines = Lines()
@@ -373,6 +446,8 @@ def _load(
                 extra_columns=extra_columns,
                 started=started,
             )
+            if not entry.unchanged():  # what was read may not be the file that is there now
+                raise _Changed
             con.execute("COMMIT")
         except BaseException:
             _rollback(con)

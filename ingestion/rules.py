@@ -1,14 +1,36 @@
-"""The contract's row rules as SQL: one query types every column and flags every broken rule of every row."""
+"""The contract's row rules as SQL: one query types every column and flags every broken rule of every row.
+
+Reasons never repeat the offending value: ``raw.quarantine`` keeps it in its ``value`` column, and reasons travel
+into logs and alerts, where a value (a name, an e-mail address) must not appear. A reason starts with the column
+name and says which rule was broken and what a valid value looks like.
+"""
 
 from __future__ import annotations
 
 import duckdb
 
-from ingestion.contracts import FALSE_VALUES, TRUE_VALUES, Column, Contract
-from ingestion.formats import TYPED, Staged
+from ingestion.contracts import (
+    FALSE_VALUES,
+    ID_INVISIBLE,
+    ID_SPACES,
+    MAX_AMOUNT,
+    TRUE_VALUES,
+    Column,
+    Contract,
+)
+from ingestion.formats import TYPED, Field, Staged
 from ingestion.sql import lit, text_sql
 
-_MAX_VALUE_IN_REASON = 80
+#: Largest value of an INTEGER column (the raw type).
+_MAX_INTEGER = 2**31 - 1
+
+_NUMERIC_TYPES = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+    "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
+)  # fmt: skip
+
+# RE2 character class of the control characters an id must not hold (C0, DEL and C1).
+_CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x{9f}]"
 
 
 def type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: Staged) -> None:
@@ -24,31 +46,22 @@ def type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: Staged
     errors: list[str] = []  # SQL for each possible error struct (NULL when that check passed)
     flagged: list[str] = []  # SQL conditions "this check failed"
     with_rules: set[int] = set()
-    shown: dict[int, str] = {}  # SQL of each column's value as text, for reasons (only built for broken rows)
     for i, col in enumerate(contract.columns):
-        expr, duck_type = staged.columns.get(col.name, ("NULL", "VARCHAR"))
-        native = _native_ok(col.type, duck_type)
+        source = staged.columns.get(col.name, Field("NULL"))
+        native = _native_ok(col.type, source.duck_type)
         if native:
-            # A typed (Parquet) value is used as is: its presence is "n IS NOT NULL" and it is rendered as text
-            # only inside the reason of a broken rule, instead of casting every value to text.
-            texts.append(f"{expr} AS n{i}")
-            shown[i] = f"CAST(n{i} AS VARCHAR)"
+            # A typed (Parquet) value is used as is: its presence is "n IS NOT NULL", no cast to text.
+            texts.append(f"{source.expr} AS n{i}")
         else:
-            raw = f"CAST({expr} AS VARCHAR)"
-            # trim() is slow; most values have nothing to trim, and the LIKE tests are cheap.
-            text = f"NULLIF(CASE WHEN {raw} LIKE ' %' OR {raw} LIKE '% ' THEN trim({raw}) ELSE {raw} END, '')"
-            if col.case:
-                text = f"{col.case}({text})"
-            texts.append(f"{text} AS v{i}")
-            shown[i] = f"v{i}"
+            texts.append(f"{_text_sql(col, f'CAST({source.expr} AS VARCHAR)')} AS v{i}")
         parsed.append(f"{_parse_sql(col, f'v{i}', f'n{i}' if native else None)} AS p{i}")
         typed.append(f"{_final_sql(col, f'p{i}')} AS t{i}")
-        cases = _rule_cases(contract, col, i, present=f"n{i}" if native else f"v{i}", shown=shown[i])
+        cases = _rule_cases(contract, col, i, present=f"n{i}" if native else f"v{i}", source=source)
         if not cases:
             continue
         whens = " ".join(f"WHEN {cond} THEN {k + 1}" for k, (cond, _) in enumerate(cases))
         flags.append(f"CASE {whens} ELSE 0 END AS f{i}")
-        value = f"CAST({expr} AS VARCHAR)"
+        value = f"CAST({source.expr} AS VARCHAR)"
         structs = " ".join(
             f"WHEN {k + 1} THEN {_error_sql(lit(col.name), value, reason)}"
             for k, (_, reason) in enumerate(cases)
@@ -61,13 +74,11 @@ def type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: Staged
         b = next(i for i, c in enumerate(contract.columns) if c.name == rule.other)
         passed = " AND ".join([f"f{x} = 0" for x in (a, b) if x in with_rules] + [f"t{a} > t{b}"])
         cross.append(f"coalesce({passed}, false) AS g{k}")
-        reason = text_sql(
-            rule.column + " '{a}' is greater than " + rule.other + " '{b}'; " + rule.explanation,
-            a=f"left({shown[a]}, {_MAX_VALUE_IN_REASON})",
-            b=f"left({shown[b]}, {_MAX_VALUE_IN_REASON})",
-        )
+        reason = lit(f"{rule.column} is greater than {rule.other}; {rule.explanation}")
         value = (
-            f"CAST({staged.columns[rule.column][0]} AS VARCHAR)" if rule.column in staged.columns else "NULL"
+            f"CAST({staged.columns[rule.column].expr} AS VARCHAR)"
+            if rule.column in staged.columns
+            else "NULL"
         )
         errors.append(f"CASE WHEN g{k} THEN {_error_sql(lit(rule.column), value, reason)} END")
         flagged.append(f"g{k}")
@@ -92,10 +103,21 @@ def type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: Staged
     )
 
 
-_NUMERIC_TYPES = (
-    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
-    "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
-)  # fmt: skip
+def _text_sql(col: Column, raw: str) -> str:
+    """SQL of the delivered text ``raw`` as the rules see it: trimmed (ids normalized), case-folded, '' = NULL."""
+    if col.id:
+        # Only values with something to remove pay for the regular expression: non-ASCII text (strlen counts
+        # bytes, length characters) or a first or last character that is a space or a control character.
+        text = (
+            f"CASE WHEN strlen({raw}) <> length({raw}) OR {raw}[1] <= ' ' OR {raw}[-1] <= ' ' "
+            f"THEN trim(regexp_replace({raw}, {lit('[' + ID_INVISIBLE + ']')}, '', 'g'), {lit(ID_SPACES)}) "
+            f"ELSE {raw} END"
+        )
+    else:
+        # trim() is slow; most values have nothing to trim, and the LIKE tests are cheap.
+        text = f"CASE WHEN {raw} LIKE ' %' OR {raw} LIKE '% ' THEN trim({raw}) ELSE {raw} END"
+    text = f"NULLIF({text}, '')"
+    return f"{col.case}({text})" if col.case else text
 
 
 def _native_ok(column_type: str, duck_type: str) -> bool:
@@ -139,23 +161,38 @@ def _final_sql(col: Column, p: str) -> str:
         # = timezone('UTC', p) under TimeZone UTC, without the (slow) time zone conversion
         return f"CASE WHEN isfinite({p}) THEN make_timestamp(epoch_us({p})) END"
     if col.type == "integer":
-        return f"CASE WHEN isfinite({p}) AND {p} = floor({p}) AND abs({p}) < 2147483647 THEN CAST({p} AS INTEGER) END"
+        return (
+            f"CASE WHEN isfinite({p}) AND {p} = floor({p}) AND abs({p}) <= {_MAX_INTEGER} "
+            f"THEN CAST({p} AS INTEGER) END"
+        )
+    if col.type == "decimal":
+        return f"CASE WHEN abs({p}) <= {MAX_AMOUNT} THEN {p} END"
     return p
 
 
 def _number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
+    return f"{int(x):,}" if float(x).is_integer() else str(x)
+
+
+_PARSE_REASONS = {
+    "timestamp": "is not a valid timestamp; use ISO 8601 such as 2025-03-31T14:05:00+02:00, 2025-03-31 14:05:00 "
+    "or 2025-03-31",
+    "decimal": "is not a number; use digits with a dot as decimal separator and no thousands separator, "
+    "e.g. 1234.50",
+    "integer": "is not a whole number",
+    "boolean": "is not a boolean; use true/false, yes/no, 1/0 or t/f",
+    "date": "is not a valid date; use YYYY-MM-DD",
+}
 
 
 def _rule_cases(
-    contract: Contract, col: Column, i: int, *, present: str, shown: str
+    contract: Contract, col: Column, i: int, *, present: str, source: Field
 ) -> list[tuple[str, str]]:
     """The rules of column ``i``, in order, as (SQL condition "broken", SQL reason).
 
-    ``present`` is the SQL of the delivered value (NULL when empty), ``shown`` the SQL of its text for reasons.
+    ``present`` is the SQL of the delivered value (NULL when empty); ``source`` says how it was delivered.
     """
-    v, t = present, f"t{i}"
-    shown = {"value": f"left({shown}, {_MAX_VALUE_IN_REASON})"}
+    v, p, t = present, f"p{i}", f"t{i}"
     name = col.name
     cases: list[tuple[str, str]] = []
     if col.not_empty:
@@ -163,47 +200,75 @@ def _rule_cases(
             why = f"every {contract.source} row needs its key {name}; fill it in the export"
         else:
             why = f"it is required ({col.hint})" if col.hint else "it is required"
-        cases.append((f"{v} IS NULL", text_sql(f"{name} is empty; {why}")))
-    parse_reason = {
-        "timestamp": "is not a valid timestamp; use ISO 8601 such as 2025-03-31T14:05:00+02:00, "
-        "2025-03-31 14:05:00 or 2025-03-31",
-        "decimal": "is not a number; use digits with a dot as decimal separator and no thousands separator, "
-        "e.g. 1234.50",
-        "integer": "is not a whole number",
-        "boolean": "is not a boolean; use true/false, yes/no, 1/0 or t/f",
-        "date": "is not a valid date; use YYYY-MM-DD",
-    }.get(col.type)
+        cases.append((f"{v} IS NULL", lit(f"{name} is empty; {why}")))
+    if source.nested is not None:
+        reason = text_sql(
+            name + " is {kind}; a single value is expected, not a nested structure", kind=source.nested
+        )
+        cases.append((f"{source.nested} IS NOT NULL", reason))
+    if col.type == "text" and col.id:
+        reason = (
+            f"{name} contains a control character (such as a tab, a line break or NUL); ids must be printable "
+            "text, check the export"
+        )
+        cases.append((f"regexp_matches({v}, {lit(_CONTROL_CHARACTERS)})", lit(reason)))
+    elif col.type == "text":
+        reason = (
+            f"{name} contains a NUL character (U+0000), which text values must not hold; check the export"
+        )
+        cases.append((f"contains({v}, chr(0))", lit(reason)))
     bounds = ""
     if col.minimum is not None and col.maximum is not None:
         bounds = f"{_number(col.minimum)} to {_number(col.maximum)}"
-    if parse_reason:
-        if col.type == "integer" and bounds:
-            parse_reason += (
-                f"; {name} must be a whole number from {_number(col.minimum)} to {_number(col.maximum)}"
-            )
+    if col.type == "decimal":
+        number = f"TRY_CAST({v} AS DOUBLE)"
         cases.append(
-            (f"{v} IS NOT NULL AND {t} IS NULL", text_sql(name + " '{value}' " + parse_reason, **shown))
+            (
+                f"{v} IS NOT NULL AND {p} IS NULL AND coalesce(isnan({number}), true)",
+                lit(f"{name} {_PARSE_REASONS['decimal']}"),
+            )
         )
+        reason = (
+            f"{name} is too large: amounts must not exceed {MAX_AMOUNT:,} in absolute value (the limit of the "
+            "input contract)"
+        )
+        cases.append((f"{v} IS NOT NULL AND {t} IS NULL", lit(reason)))
+    elif col.type == "integer":
+        reason = f"{name} {_PARSE_REASONS['integer']}"
+        if bounds:
+            reason += f"; {name} must be a whole number from {bounds}"
+        cases.append(
+            (f"{v} IS NOT NULL AND ({p} IS NULL OR NOT isfinite({p}) OR {p} <> floor({p}))", lit(reason))
+        )
+        if not bounds:
+            reason = (
+                f"{name} is too large for a whole number (the limit is {_MAX_INTEGER:,} in absolute value)"
+            )
+            cases.append((f"{v} IS NOT NULL AND {t} IS NULL", lit(reason)))
+    elif col.type in _PARSE_REASONS:
+        cases.append((f"{v} IS NOT NULL AND {t} IS NULL", lit(f"{name} {_PARSE_REASONS[col.type]}")))
     if col.allowed:
         allowed = ", ".join(lit(a) for a in col.allowed)
-        reason = name + " '{value}' is not one of " + ", ".join(col.allowed) + " (case-insensitive)"
-        cases.append((f"{t} NOT IN ({allowed})", text_sql(reason, **shown)))
+        reason = f"{name} is not one of {', '.join(col.allowed)} (case-insensitive)"
+        cases.append((f"{t} NOT IN ({allowed})", lit(reason)))
     if col.pattern:
-        reason = name + " '{value}' is not " + (col.pattern_hint or f"matching {col.pattern}")
-        cases.append((f"NOT regexp_full_match({t}, {lit(col.pattern)})", text_sql(reason, **shown)))
+        reason = f"{name} is not {col.pattern_hint or f'matching {col.pattern}'}"
+        cases.append((f"NOT regexp_full_match({t}, {lit(col.pattern)})", lit(reason)))
+    # Bounds are checked on the parsed value, so that a whole number beyond the INTEGER range is out of range.
+    bounded = p if col.type == "integer" else t
     if col.minimum is not None:
         if bounds:
-            reason = name + " '{value}' is outside the allowed range " + bounds
+            reason = f"{name} is outside the allowed range {bounds}"
         elif col.type == "decimal" and col.minimum == 0:
-            reason = name + " '{value}' is negative; amounts must be >= 0"
+            reason = f"{name} is negative; amounts must be >= 0"
         else:
-            reason = name + " '{value}' is below the minimum " + _number(col.minimum)
-        cases.append((f"{t} < {col.minimum}", text_sql(reason, **shown)))
+            reason = f"{name} is below the minimum {_number(col.minimum)}"
+        cases.append((f"{bounded} < {col.minimum}", lit(reason)))
     if col.maximum is not None:
         limit = (
             f"outside the allowed range {bounds}" if bounds else f"above the maximum {_number(col.maximum)}"
         )
-        cases.append((f"{t} > {col.maximum}", text_sql(name + " '{value}' is " + limit, **shown)))
+        cases.append((f"{bounded} > {col.maximum}", lit(f"{name} is {limit}")))
     return cases
 
 

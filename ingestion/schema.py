@@ -65,8 +65,26 @@ def now() -> datetime:
 
 
 def next_file_id(con: duckdb.DuckDBPyConnection) -> int:
-    """A new file id."""
-    return int(con.execute("SELECT nextval('raw.ingestion_file_id_seq')").fetchone()[0])  # type: ignore[index]
+    """A new file id, larger than every id in the log.
+
+    The sequence alone is not enough: a database seeded with a copy of another database's log has a fresh
+    sequence, whose first values that log already uses.
+    """
+    row = con.execute(
+        "SELECT greatest(nextval('raw.ingestion_file_id_seq'), "
+        "(SELECT coalesce(max(file_id), 0) + 1 FROM raw.ingestion_log))"
+    ).fetchone()
+    return int(row[0])  # type: ignore[index]
+
+
+def last_entry(con: duckdb.DuckDBPyConnection, source: str, file: str) -> tuple[int, str, str | None] | None:
+    """(file_id, status, error) of the newest log row of this file, or None."""
+    row = con.execute(
+        "SELECT file_id, status, error FROM raw.ingestion_log WHERE source = ? AND file = ? "
+        "ORDER BY file_id DESC LIMIT 1",
+        [source, file],
+    ).fetchone()
+    return (int(row[0]), str(row[1]), row[2]) if row else None
 
 
 def loaded_earlier(con: duckdb.DuckDBPyConnection, source: str, content_hash: str) -> tuple[str, int] | None:

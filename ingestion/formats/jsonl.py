@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 
 import duckdb
 
 from ingestion.contracts import Contract
+from ingestion.decode import Text, line_too_long_reason
 from ingestion.errors import FileError
 from ingestion.formats import (
     BAD_LINES,
-    REJECT_SCANS,
-    REJECTS,
     STAGE,
+    Field,
     Lines,
     Staged,
     bad_lines_offset,
-    first_lines,
+    check_line_count,
+    long_line_sql,
     match_columns,
+    read_lines,
+    reject_reason_sql,
+    restore_markers,
 )
 from ingestion.sql import lit
 
@@ -30,36 +34,39 @@ def _json_pointer(key: str) -> str:
     return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
-def stage_json(
-    con: duckdb.DuckDBPyConnection, contract: Contract, read_path: Path, rel: str
-) -> Staged | None:
+def stage_json(con: duckdb.DuckDBPyConnection, contract: Contract, text: Text, rel: str) -> Staged | None:
     """Read a JSON Lines file (or a ``.json`` file holding one array of objects); None if it has no records.
 
     JSON Lines is read as text, one row per physical line (blank lines included, so the row number is the line
     number), and parsed with DuckDB's JSON functions; lines that are not a JSON object are quarantined.
     """
+    read_path = text.path
     with read_path.open("rb") as f:
-        array = f.read(4096).lstrip().startswith(b"[")
-    path_sql = lit(str(read_path))
+        array = f.read(4096).lstrip(b" \t\r\n\xef\xbb\xbf").startswith(b"[")
     if array:  # records are numbered, not lines
         stage = (
             f"SELECT generate_subscripts(arr, 1) AS _rn, unnest(arr)::VARCHAR AS line "
-            f"FROM (SELECT json_extract(content, '$[*]') AS arr FROM read_text({path_sql}))"
+            f"FROM (SELECT json_extract(content, '$[*]') AS arr FROM read_text({lit(str(read_path))}))"
         )
+        try:
+            con.execute(f"CREATE TEMP TABLE {STAGE} AS {stage}")
+        except duckdb.InvalidInputException as exc:
+            raise FileError(
+                f"{rel}: is not valid JSON ({_json_problem(str(exc))}); fix or re-export it"
+            ) from None
     else:
-        stage = (
-            f"SELECT line FROM read_csv({path_sql}, header = false, "
-            f"delim = {lit(_JSON_LINE_DELIM)}, quote = '', escape = '', auto_detect = false, "
-            f"columns = {{'line': 'VARCHAR'}}, store_rejects = true, rejects_table = '{REJECTS}', "
-            f"rejects_scan = '{REJECT_SCANS}', rejects_limit = 0)"
+        options = (
+            f"header = false, delim = {lit(_JSON_LINE_DELIM)}, quote = '', escape = '', auto_detect = false, "
+            "columns = {'line': 'VARCHAR'}"
         )
-    try:
-        con.execute(f"CREATE TEMP TABLE {STAGE} AS {stage}")  # materialized: see stage_csv
-    except duckdb.InvalidInputException as exc:
-        raise FileError(
-            f"{rel}: is not valid JSON ({first_lines(str(exc), 1)}); fix or re-export it"
-        ) from None
-    records = STAGE if array else f"(SELECT rowid + 1 AS _rn, line FROM {STAGE})"  # see stage_csv
+        reason = reject_reason_sql("JSON line", "check the file's format")
+        n_lines, n_bad, _ = read_lines(con, read_path, options, reason, cr=text.cr_marked, blank=False)
+        check_line_count(rel, text.stats.physical_lines, n_lines + n_bad, None)
+    if array:
+        records = STAGE
+    else:  # rowid: see stage_csv
+        line = restore_markers("line", cr=text.cr_marked, blank=False)
+        records = f"(SELECT rowid + 1 AS _rn, {line} AS line FROM {STAGE})"
     # CASE, not AND: DuckDB evaluates both sides of AND, and json_type() fails on invalid JSON.
     is_object = "(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END)"
     not_blank = "trim(coalesce(line, ''), E' \\t\\r\\n') <> ''"
@@ -87,14 +94,21 @@ def stage_json(
             by_column.setdefault(normalized, []).append(key)
         else:
             extras.append(key)
-    match_columns(contract, list(by_column), rel)  # raises on missing required columns
+    match_columns(contract, list(by_column), rel, what="the records' keys")  # raises on missing columns
     ordered = [k for name in by_column for k in by_column[name]]
     index = {k: i + 1 for i, k in enumerate(ordered)}
     paths = "[" + ", ".join(lit(_json_pointer(k)) for k in ordered) + "]"
-    columns = {
-        name: ("coalesce(" + ", ".join(f"_vals[{index[k]}]" for k in spellings) + ")", "VARCHAR")
-        for name, spellings in by_column.items()
-    }
+    columns = {}
+    for name, spellings in by_column.items():
+        value = "coalesce(" + ", ".join(f"_vals[{index[k]}]" for k in spellings) + ")"
+        # Objects and arrays come out of json_extract_string as JSON text; only such text is checked further.
+        kinds = ", ".join(
+            f"CASE json_type(line, {lit(_json_pointer(k))}) WHEN 'OBJECT' THEN 'a JSON object' "
+            "WHEN 'ARRAY' THEN 'a JSON array' END"
+            for k in spellings
+        )
+        nested = f"CASE WHEN left({value}, 1) IN ('{{', '[') THEN coalesce({kinds}) END"
+        columns[name] = Field(value, nested=nested)
     extra_sql = "NULL"
     if extras:
         extra_paths = "[" + ", ".join(lit(_json_pointer(k)) for k in extras) + "]"
@@ -104,18 +118,20 @@ def stage_json(
         extra_sql = f"CASE WHEN _ok THEN json_object({pairs}) END"
 
     lines = Lines()
+    not_ok_reason = (
+        "CASE WHEN json_valid(line) THEN 'the record is valid JSON but not an object; each line of a JSON "
+        "Lines file must be one JSON object' ELSE 'the line is not valid JSON; each line of a JSON Lines "
+        "file must be one complete JSON object' END"
+    )
+    raw_sql = "line"
     if not array:
-        con.execute(
-            f"""
-            CREATE TEMP TABLE {BAD_LINES} AS
-            SELECT line AS logical, row_number() OVER (ORDER BY line) AS j,
-                   'malformed line: ' || error_message AS reason, text, false AS is_blank, line
-            FROM (SELECT line, first(error_message) AS error_message, first(csv_line) AS text
-                  FROM {REJECTS} GROUP BY line)
-            """
-        )
+        con.execute(f"UPDATE {BAD_LINES} SET line = logical")
         offset, join = bad_lines_offset(con, header_lines=0)
         lines = Lines(f"(t._rn + {offset})", join, bad_lines=True)
+        if text.long_lines:
+            is_long, start = long_line_sql("line")
+            not_ok_reason = f"CASE WHEN {is_long} THEN {lit(line_too_long_reason())} ELSE {not_ok_reason} END"
+            raw_sql = f"CASE WHEN {is_long} THEN {start} ELSE line END"
 
     return Staged(
         from_sql=(
@@ -124,13 +140,17 @@ def stage_json(
         ),
         columns=columns,
         extra_sql=extra_sql,
-        raw_sql="line",
+        raw_sql=raw_sql,
         extra_columns=extras,
         lines=lines,
         ok_sql="_ok",
-        not_ok_reason_sql=(
-            "CASE WHEN json_valid(line) THEN 'the record is valid JSON but not an object; each line of a JSON "
-            "Lines file must be one JSON object' ELSE 'the line is not valid JSON; each line of a JSON Lines "
-            "file must be one complete JSON object' END"
-        ),
+        not_ok_reason_sql=not_ok_reason,
     )
+
+
+def _json_problem(message: str) -> str:
+    """What DuckDB found wrong with a JSON document, without the document's text (its message quotes it)."""
+    found = re.search(r"Malformed JSON at byte (\d+) of input: ([a-z ,']+)", message)
+    if found:
+        return f"malformed JSON at byte {found[1]}: {found[2].strip()}"
+    return "DuckDB could not parse it as one JSON array of objects"
