@@ -1,16 +1,17 @@
 """Bytes to text: hashing, encodings, gzip, line endings and line lengths of landing files.
 
-Every file is read once by :func:`scan_file`: the sha256 of the bytes as delivered and, for plain text, UTF-8
-validation and line statistics (:class:`TextStats`). DuckDB then reads the delivered file itself when it is
-UTF-8 with LF or CRLF line breaks and no line is longer than ``MAX_LINE_BYTES``; otherwise :func:`prepare_text`
-first streams it into a temporary UTF-8 file (:func:`rewrite_text`), which:
+Every file is read once by Python, and hashed (sha256 of the bytes as delivered) in that pass: plain files by
+:func:`scan_file`, which for text also validates UTF-8 and collects line statistics (:class:`TextStats`), gzip files
+by :func:`rewrite_text` while it decompresses them (:class:`HashingReader`). DuckDB then reads the delivered file
+itself when it is UTF-8 with LF or CRLF line breaks and no line is longer than ``MAX_LINE_BYTES``; otherwise
+:func:`prepare_text` first streams it into a temporary UTF-8 file (:func:`rewrite_text`), which:
 
 - decompresses gzip;
 - decodes the file's encoding, chosen per file: a byte order mark wins, then valid UTF-8, then the source's
   configured encoding (``C360_<SOURCE>_ENCODING``), which therefore only applies to files that are not UTF-8;
-- turns old-Mac line breaks (CR alone, recognized by the file's first line break) into LF, and in LF or CRLF
-  files replaces a lone CR (inside a value) by ``CR_MARKER``, which the readers turn back into a CR: DuckDB's CSV
-  reader would otherwise stop at it;
+- turns old-Mac line breaks (CR alone: the first piece of text that holds a line break holds no LF) into LF, and
+  in LF or CRLF files replaces a lone CR (inside a value) by ``CR_MARKER``, which the readers turn back into a CR:
+  DuckDB's CSV reader would otherwise stop at it;
 - replaces every line longer than ``MAX_LINE_BYTES`` by ``LONG_LINE_MARKER``, so that the line is quarantined
   with its line number instead of vanishing (DuckDB drops a line longer than its read buffer without a word).
 
@@ -168,38 +169,60 @@ class Scan:
     not_utf8_at: int | None = None  # byte offset of the first byte that is not UTF-8, if any
 
 
+class HashingReader:
+    """Reads a binary file, hashing (sha256) and counting the bytes read, keeping the first and last ones."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self._digest = hashlib.sha256()
+        self.size = 0
+        self.head = b""
+        self.tail = b""
+
+    def read(self, n: int = -1) -> bytes:
+        """The next bytes of the file (what ``gzip`` and the scan read)."""
+        data = self._f.read(n)
+        if data:
+            self._digest.update(data)
+            if len(self.head) < _HEAD:
+                self.head += data[: _HEAD - len(self.head)]
+            self.tail = (self.tail + data)[-8:]
+            self.size += len(data)
+        return data
+
+    def scan(self) -> Scan:
+        """What was read so far, as a :class:`Scan` of the whole file (read it to the end first)."""
+        while self.read(_CHUNK):
+            pass
+        return Scan(self._digest.hexdigest(), self.size, self.head, self.tail)
+
+
 def scan_file(path: Path, *, text: bool) -> Scan:
     """Hash the file; for plain text (``text``) also validate UTF-8 and collect line statistics, in the same pass."""
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
-    tail = b""
     stats = TextStats() if text else None
     decoder = codecs.getincrementaldecoder("utf-8")() if text else None
     not_utf8_at: int | None = None
     with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-            if not head:
-                head = chunk[:_HEAD]
-            tail = (tail + chunk)[-8:]
+        reader = HashingReader(f)
+        while chunk := reader.read(_CHUNK):
             if decoder is not None and (decoder.getstate()[0] or not chunk.isascii()):  # ASCII is UTF-8
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
-                    not_utf8_at = max(size + len(chunk) - len(exc.object) + exc.start, 0)
+                    not_utf8_at = max(reader.size - len(exc.object) + exc.start, 0)
                     decoder = None
             if stats is not None:
                 stats.feed(chunk)
-            size += len(chunk)
+        scan = reader.scan()
     if decoder is not None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
-            not_utf8_at = max(size - len(exc.object) + exc.start, 0)
+            not_utf8_at = max(scan.size - len(exc.object) + exc.start, 0)
     if stats is not None:
         stats.finish()
-    return Scan(digest.hexdigest(), size, head, tail, stats, not_utf8_at)
+    scan.text, scan.not_utf8_at = stats, not_utf8_at
+    return scan
 
 
 def bom_encoding(head: bytes) -> str | None:
@@ -260,6 +283,7 @@ class Text:
     stats: TextStats
     long_lines: int = 0  # over-long lines replaced by LONG_LINE_MARKER and their start in base64
     cr_marked: bool = False  # lone CRs were replaced by CR_MARKER
+    delivered: Scan | None = None  # the delivered file as the rewrite read it
 
 
 def prepare_text(
@@ -313,8 +337,9 @@ def rewrite_text(
     """
 
     def attempt(codec: str | None) -> Text:
-        opener = gzip.open if compressed else open
-        with opener(path, "rb") as src, dest.open("wb") as out:  # type: ignore[operator]
+        with path.open("rb") as raw, dest.open("wb") as out:
+            reader = HashingReader(raw)  # the delivered bytes are hashed in the same pass
+            src = gzip.GzipFile(fileobj=reader, mode="rb") if compressed else reader  # type: ignore[arg-type]
             first = src.read(_CHUNK)
             consumed = 0
             bom = bom_encoding(first)
@@ -351,7 +376,7 @@ def rewrite_text(
                 offset = consumed + len(chunk) - len(exc.object) + exc.start if chunk else consumed
                 raise undecodable(rel, source, codec, configured, max(offset, 0), gz=compressed) from None
             writer.close()
-        return Text(dest, writer.stats, writer.long_lines, writer.cr_marked)
+            return Text(dest, writer.stats, writer.long_lines, writer.cr_marked, reader.scan())
 
     try:
         if codec is not None:

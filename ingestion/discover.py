@@ -42,17 +42,26 @@ Status = Literal["load", "waiting", "ignored"]
 
 @dataclass(frozen=True)
 class Signature:
-    """What identifies one version of a file without reading it."""
+    """What identifies one version of a file without reading it.
+
+    The change time (ctime) is set by the system on every write, rename and ``touch``, and unlike the modification
+    time no program can set it back; with the size, inode and device it tells a file that was not touched since.
+    """
 
     size: int
     mtime_ns: int
+    ctime_ns: int
     inode: int
     device: int
 
     @classmethod
     def of(cls, st: os.stat_result) -> Signature:
         """The signature of a ``stat`` result."""
-        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+        return cls(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+    def text(self) -> str:
+        """The signature as stored in ``raw.ingestion_log.file_stat``."""
+        return f"{self.size}:{self.mtime_ns}:{self.ctime_ns}:{self.inode}:{self.device}"
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ class Entry:
     signature: Signature | None = None  # of the file to read, when it was listed
 
     def unchanged(self) -> bool:
-        """Is the file still the one that was listed (same size, modification time and inode)?"""
+        """Is the file still the one that was listed (same size, modification and change time, inode)?"""
         if self.path is None or self.signature is None:
             return False
         try:

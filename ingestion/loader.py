@@ -4,20 +4,23 @@ One call of :func:`ingest_source` accounts for every entry of one source folder,
 (``ingestion.discover``): files are loaded, skipped, waiting or failed; everything else is ignored with a reason.
 For each file to load:
 
-1. The file is hashed (sha256) in one pass that also validates plain text as UTF-8 and collects its line
-   statistics (``ingestion.decode``). If a file with the same content was already *loaded* for this source
-   (under any name) it is ``skipped``.
+1. The file is hashed (sha256) in the pass that reads it anyway: for plain text that pass also validates UTF-8
+   and collects line statistics; a gzip file is hashed while it is decompressed (``ingestion.decode``). If a file
+   with the same content was already *loaded* for this source (under any name) it is ``skipped``. A file that is
+   unchanged since an earlier run read it (same name, size, modification and change time, inode) is skipped
+   without being read again.
 2. Text that DuckDB cannot read as delivered (gzip, not UTF-8, old-Mac line breaks, a line longer than
    ``decode.MAX_LINE_BYTES``) is streamed into a temporary UTF-8 file. Undecodable bytes, a truncated gzip stream
    or content that does not match the extension fail the file with an error naming it and saying what to do.
-3. DuckDB reads the file into a temporary staging table, every value as text (``ingestion.formats``: CSV with our
-   own header sniffing and ``store_rejects`` for malformed lines; JSON Lines one line per row, parsed with
-   DuckDB's JSON functions; Parquet read directly, native types kept).
-4. One vectorized query types every column and flags, per row, every broken rule (``ingestion.rules``).
-5. In one transaction: good rows are appended to ``raw.<source>``, bad rows and malformed lines to
-   ``raw.quarantine``, and a row to ``raw.ingestion_log`` (``rows_read = rows_loaded + rows_quarantined``). If the
-   file changed while it was read (size, modification time or inode differ from the listing), the transaction
-   is rolled back and the file reported as ``waiting``: it is loaded whole on a later run.
+3. DuckDB reads text into a temporary staging table, every value as text (``ingestion.formats``: CSV with our own
+   header sniffing and ``store_rejects`` for malformed lines; JSON Lines one line per row, parsed with DuckDB's
+   JSON functions); Parquet is read directly, native types kept.
+4. In one transaction: one query types every column, checks every rule (``ingestion.rules``) and appends the good
+   rows to ``raw.<source>`` (the typed rows are written once, into the raw table); only if some row broke a rule
+   does a second query evaluate the rules again to write those rows to ``raw.quarantine``; malformed lines go
+   there too, and a row to ``raw.ingestion_log`` (``rows_read = rows_loaded + rows_quarantined``). If the file
+   changed while it was read (size, modification or change time, inode differ from the listing), the
+   transaction is rolled back and the file reported as ``waiting``: it is loaded whole on a later run.
 
 Decisions:
 
@@ -50,7 +53,10 @@ Decisions:
   any DuckDB connection holding the raw schema works, e.g. an in-memory database seeded with the ingestion log.
 - Performance: everything row-wise is SQL. Rows are numbered by the staging table's ``rowid`` (the table is
   written in file order), and typing and inserting run with ``preserve_insertion_order`` off; that DuckDB
-  setting is global to the database instance and restored when :func:`ingest_source` returns.
+  setting is global to the database instance and restored when :func:`ingest_source` returns. Re-reading an
+  unchanged landing zone on every run would cost more than the rest of a daily run, hence the skip by file
+  signature (``raw.ingestion_log.file_stat``); the change time in it cannot be set back by any program, so a
+  file rewritten in place is read again even when its size and modification time were kept.
 """
 
 from __future__ import annotations
@@ -68,15 +74,23 @@ from typing import Literal
 import duckdb
 
 from ingestion.contracts import CONTRACTS, METADATA_COLUMNS, SOURCES, Contract
-from ingestion.decode import Scan, encoding_setting, prepare_text, scan_file
+from ingestion.decode import Scan, Text, encoding_setting, prepare_text, rewrite_text, scan_file
 from ingestion.discover import Entry, discover
 from ingestion.errors import FileError
-from ingestion.formats import BAD_LINES, SUPPORTED_SUFFIXES, TYPED, Lines, Staged, drop_temp
+from ingestion.formats import BAD_LINES, SUPPORTED_SUFFIXES, Staged, drop_temp
 from ingestion.formats.csv import stage_csv
 from ingestion.formats.jsonl import stage_json
 from ingestion.formats.parquet import stage_parquet
-from ingestion.rules import type_rows
-from ingestion.schema import ensure_schema, last_entry, loaded_earlier, log_file, next_file_id, now
+from ingestion.rules import typing
+from ingestion.schema import (
+    ensure_schema,
+    known_content,
+    last_entry,
+    loaded_earlier,
+    log_file,
+    next_file_id,
+    now,
+)
 from ingestion.sql import lit
 
 Status = Literal["loaded", "skipped", "failed", "waiting", "ignored"]
@@ -286,39 +300,66 @@ def _ingest_file(
     t0 = time.perf_counter()
     file_id = next_file_id(con)
     source, rel = contract.source, entry.rel
-    assert entry.path is not None and entry.fmt is not None
+    assert entry.path is not None and entry.fmt is not None and entry.signature is not None
+    kind, compressed = entry.fmt
+    file_stat = entry.signature.text()
     scan: Scan | None = None
+
+    def log(
+        status: Literal["skipped", "failed"], message: str, content_hash: str | None = None
+    ) -> FileResult:
+        return _log_only(
+            con, file_id, rel, source, status, message, started, t0,
+            content_hash=content_hash or (scan.sha256 if scan else None),
+            size=scan.size if scan else entry.signature.size if content_hash else None,
+            file_stat=file_stat if status == "skipped" else None,
+        )  # fmt: skip
+
     try:
-        try:
-            scan = scan_file(entry.path, text=entry.fmt[0] != "parquet" and not entry.fmt[1])
-        except OSError as exc:
-            raise FileError(
-                f"{rel}: could not be read ({exc.strerror}); check the file's permissions"
-            ) from None
-        if entry.signature is None or scan.size != entry.signature.size or not entry.unchanged():
-            raise _Changed
-        previous = loaded_earlier(con, source, scan.sha256)
-        if previous is not None:
-            note = f"same content as {previous[0]}, file_id {previous[1]}"
-            return _log_only(con, file_id, rel, source, scan, "skipped", note, started, t0)
-        outcome = _load(con, contract, entry, scan, encoding, file_id, started)
+        known = known_content(con, source, rel, file_stat)
+        if known is not None and (previous := loaded_earlier(con, source, known)) is not None:
+            # this very version of the file was read before (same name, size, times, inode): not read again
+            return log("skipped", f"same content as {previous[0]}, file_id {previous[1]}; unchanged", known)
+        with tempfile.TemporaryDirectory(prefix="c360-ingest-") as tmp:
+            text: Text | None = None
+            try:
+                if compressed:  # hashed while it is decompressed: one read
+                    text = rewrite_text(
+                        entry.path, Path(tmp) / "decoded", rel=rel, source=source, fmt=kind, compressed=True,
+                        configured=encoding,
+                    )  # fmt: skip
+                    scan = text.delivered
+                else:
+                    scan = scan_file(entry.path, text=kind != "parquet")
+            except OSError as exc:
+                raise FileError(
+                    f"{rel}: could not be read ({exc.strerror}); check the file's permissions"
+                ) from None
+            assert scan is not None
+            if scan.size != entry.signature.size or not entry.unchanged():
+                raise _Changed
+            previous = loaded_earlier(con, source, scan.sha256)
+            if previous is not None:
+                return log("skipped", f"same content as {previous[0]}, file_id {previous[1]}")
+            outcome = _load(con, contract, entry, scan, text, encoding, file_id, started, Path(tmp))
     except _Changed:
-        return FileResult(
-            path=rel, content_hash="", status="waiting", error=_CHANGED, seconds=time.perf_counter() - t0
-        )
+        return _waiting(rel, t0)
     except FileError as exc:
         if not entry.unchanged():  # e.g. "truncated gzip" because the delivery was still running
-            return FileResult(
-                path=rel, content_hash="", status="waiting", error=_CHANGED, seconds=time.perf_counter() - t0
-            )
-        return _log_only(con, file_id, rel, source, scan, "failed", str(exc), started, t0)
+            return _waiting(rel, t0)
+        if scan is None and compressed:  # failed while decompressing: hash it for the log
+            try:
+                scan = scan_file(entry.path, text=False)
+            except OSError:
+                pass
+        return log("failed", str(exc))
     except Exception as exc:  # whatever it is, it stays with this file: the others still load
         message = (
             f"{rel}: could not be loaded: an unexpected {type(exc).__name__} while reading it; nothing of the file "
             "was loaded. (Its details are not shown: they may quote the file's content.) Check that the file is "
             "a complete export in the format its name says; if it is, this is a bug in c360: please report it."
         )
-        return _log_only(con, file_id, rel, source, scan, "failed", message, started, t0)
+        return log("failed", message)
     finally:
         drop_temp(con)
     return FileResult(
@@ -334,16 +375,25 @@ def _ingest_file(
     )
 
 
+def _waiting(rel: str, t0: float) -> FileResult:
+    return FileResult(
+        path=rel, content_hash="", status="waiting", error=_CHANGED, seconds=time.perf_counter() - t0
+    )
+
+
 def _log_only(
     con: duckdb.DuckDBPyConnection,
     file_id: int,
     rel: str,
     source: str,
-    scan: Scan | None,
     status: Literal["skipped", "failed"],
     message: str,
     started: datetime,
     t0: float,
+    *,
+    content_hash: str | None,
+    size: int | None,
+    file_stat: str | None,
 ) -> FileResult:
     """Record a skipped or failed file (nothing of it is loaded)."""
     log_file(
@@ -351,15 +401,16 @@ def _log_only(
         file_id=file_id,
         source=source,
         file=rel,
-        content_hash=scan.sha256 if scan else None,
-        size=scan.size if scan else None,
+        content_hash=content_hash,
+        size=size,
         status=status,
         error=message,
         started=started,
+        file_stat=file_stat,
     )
     return FileResult(
         path=rel,
-        content_hash=scan.sha256 if scan else "",
+        content_hash=content_hash or "",
         status=status,
         error=message,
         seconds=time.perf_counter() - t0,
@@ -379,118 +430,111 @@ def _load(
     contract: Contract,
     entry: Entry,
     scan: Scan,
+    text: Text | None,
     encoding: str | None,
     file_id: int,
     started: datetime,
+    tmp: Path,
 ) -> _Outcome:
-    assert entry.path is not None and entry.fmt is not None
+    """Stage, type and append one file in one transaction (``text``: the file already rewritten for DuckDB)."""
+    assert entry.path is not None and entry.fmt is not None and entry.signature is not None
     path, rel = entry.path, entry.rel
     kind, compressed = entry.fmt
     source = contract.source
     con.execute("SET preserve_insertion_order = true")  # row order = file order, for line numbers
-    with tempfile.TemporaryDirectory(prefix="c360-ingest-") as tmp:
-        staged: Staged | None = None
-        if scan.size == 0:
-            pass
-        elif kind == "parquet":
-            staged = stage_parquet(con, contract, path, rel, scan)
-        else:
+    staged: Staged | None = None
+    if scan.size == 0:
+        pass
+    elif kind == "parquet":
+        staged = stage_parquet(con, contract, path, rel, scan)
+    else:
+        if text is None:
             text = prepare_text(
-                path,
-                scan,
-                rel=rel,
-                source=source,
-                fmt=kind,
-                compressed=compressed,
-                configured=encoding,
-                dest=Path(tmp) / "decoded",
-            )
-            if text.stats.only_whitespace:
-                pass
-            elif kind == "csv":
-                staged = stage_csv(con, contract, text, rel, entry.name, Path(tmp))
-            else:
-                staged = stage_json(con, contract, text, rel)
-        rows_read = rows_loaded = rows_quarantined = 0
-        extra_columns: list[str] = []
-        lines = Lines()
+                path, scan, rel=rel, source=source, fmt=kind, compressed=compressed, configured=encoding,
+                dest=tmp / "decoded",
+            )  # fmt: skip
+        if text.stats.only_whitespace:
+            pass
+        elif kind == "csv":
+            staged = stage_csv(con, contract, text, rel, entry.name, tmp)
+        else:
+            staged = stage_json(con, contract, text, rel)
+    # From here on row order does not matter (every row carries its number): let DuckDB write in parallel.
+    con.execute("SET preserve_insertion_order = false")
+    # Raw rows, quarantine rows and the log row commit together or not at all.
+    con.execute("BEGIN TRANSACTION")
+    try:
+        rows_loaded = rows_quarantined = 0
         if staged is not None:
-            lines = staged.lines
-            # From here on row order does not matter (every row carries its number): let DuckDB write in parallel.
-            con.execute("SET preserve_insertion_order = false")
-            type_rows(con, contract, staged)
-            n_rows, good = con.execute(
-                f"SELECT count(*), count(*) FILTER (WHERE _errors IS NULL) FROM {TYPED}"
-            ).fetchone()  # type: ignore[misc]
-            bad_lines = 0
-            if lines.bad_lines:
-                (bad_lines,) = con.execute(f"SELECT count(*) FROM {BAD_LINES} WHERE NOT is_blank").fetchone()  # type: ignore[misc]
-            rows_loaded = int(good)
-            rows_quarantined = int(n_rows) - int(good) + int(bad_lines)
-            rows_read = rows_loaded + rows_quarantined
-            extra_columns = staged.extra_columns
-        # Raw rows, quarantine rows and the log row commit together or not at all.
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if staged is not None:
-                _insert_rows(con, contract, lines, rel, file_id, now())
-            log_file(
-                con,
-                file_id=file_id,
-                source=source,
-                file=rel,
-                content_hash=scan.sha256,
-                size=scan.size,
-                status="loaded",
-                counts=(rows_read, rows_loaded, rows_quarantined),
-                extra_columns=extra_columns,
-                started=started,
-            )
-            if not entry.unchanged():  # what was read may not be the file that is there now
-                raise _Changed
-            con.execute("COMMIT")
-        except BaseException:
-            _rollback(con)
-            raise
-    return _Outcome(rows_read, rows_loaded, rows_quarantined, extra_columns)
+            rows_loaded, rows_quarantined = _insert_rows(con, contract, staged, rel, file_id, now())
+        extra_columns = staged.extra_columns if staged is not None else []
+        log_file(
+            con,
+            file_id=file_id,
+            source=source,
+            file=rel,
+            content_hash=scan.sha256,
+            size=scan.size,
+            status="loaded",
+            counts=(rows_loaded + rows_quarantined, rows_loaded, rows_quarantined),
+            extra_columns=extra_columns,
+            started=started,
+            file_stat=entry.signature.text(),
+        )
+        if not entry.unchanged():  # what was read may not be the file that is there now
+            raise _Changed
+        con.execute("COMMIT")
+    except BaseException:
+        _rollback(con)
+        raise
+    return _Outcome(rows_loaded + rows_quarantined, rows_loaded, rows_quarantined, extra_columns)
 
 
 def _insert_rows(
     con: duckdb.DuckDBPyConnection,
     contract: Contract,
-    lines: Lines,
+    staged: Staged,
     rel: str,
     file_id: int,
     loaded_at: datetime,
-) -> None:
+) -> tuple[int, int]:
+    """Type and check the staged rows straight into the raw table and the quarantine; (loaded, quarantined)."""
     names = [c.name for c in contract.columns]
     meta = [name for name, _ in METADATA_COLUMNS]
-    con.execute(
+    lines = staged.lines
+    query = typing(contract, staged)
+    records = staged.records
+    if records is None:
+        (records,) = con.execute(f"SELECT count(*) FROM {staged.from_sql}").fetchone()  # type: ignore[misc]
+    (loaded,) = con.execute(
         f"INSERT INTO {contract.table} ({', '.join(names + meta)}) "
         f"SELECT {', '.join(f't.{n}' for n in names)}, ?, ?, {lines.line_sql}, ?, t._extra "
-        f"FROM {TYPED} t {lines.join_sql} WHERE t._errors IS NULL",
+        f"FROM ({query.good_sql}) t {lines.join_sql}",
         [file_id, rel, loaded_at],
-    )
-    con.execute(
-        f"""
-        INSERT INTO raw.quarantine
-        SELECT ?, ?, ?, line, e.column_name, e.value, e.reason, raw, ?
-        FROM (SELECT {lines.line_sql} AS line, t._raw AS raw, unnest(t._errors) AS e
-              FROM {TYPED} t {lines.join_sql} WHERE t._errors IS NOT NULL)
-        WHERE e IS NOT NULL
-        ORDER BY line
-        """,
-        [contract.source, rel, file_id, loaded_at],
-    )
-    if lines.bad_lines:
+    ).fetchone()  # type: ignore[misc]
+    if loaded < records:  # some rows broke a rule: evaluate the rules again, keeping only those rows
         con.execute(
+            f"""
+            INSERT INTO raw.quarantine
+            SELECT ?, ?, ?, line, e.column_name, e.value, e.reason, raw, ?
+            FROM (SELECT {lines.line_sql} AS line, t._raw AS raw, unnest(t._errors) AS e
+                  FROM ({query.bad_sql}) t {lines.join_sql})
+            WHERE e IS NOT NULL
+            ORDER BY line
+            """,
+            [contract.source, rel, file_id, loaded_at],
+        )
+    bad_lines = 0
+    if lines.bad_lines:
+        (bad_lines,) = con.execute(
             f"""
             INSERT INTO raw.quarantine
             SELECT ?, ?, ?, line, NULL, NULL, reason, trim(text, E'\\r\\n'), ?
             FROM {BAD_LINES} WHERE NOT is_blank ORDER BY line
             """,
             [contract.source, rel, file_id, loaded_at],
-        )
+        ).fetchone()  # type: ignore[misc]
+    return int(loaded), int(records) - int(loaded) + int(bad_lines)
 
 
 __all__ = [

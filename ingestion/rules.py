@@ -7,7 +7,7 @@ name and says which rule was broken and what a valid value looks like.
 
 from __future__ import annotations
 
-import duckdb
+from dataclasses import dataclass
 
 from ingestion.contracts import (
     FALSE_VALUES,
@@ -18,7 +18,7 @@ from ingestion.contracts import (
     Column,
     Contract,
 )
-from ingestion.formats import TYPED, Field, Staged
+from ingestion.formats import Field, Staged
 from ingestion.sql import lit, text_sql
 
 #: Largest value of an INTEGER column (the raw type).
@@ -33,19 +33,30 @@ _NUMERIC_TYPES = (
 _CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x{9f}]"
 
 
-def type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: Staged) -> None:
-    """Create ``TYPED``: typed contract columns, ``_rn``, ``_extra``, ``_errors`` (NULL = good) and ``_raw``.
+@dataclass(frozen=True)
+class Typing:
+    """The typing query of a staged file, split by outcome (both evaluate every rule of every row)."""
 
-    One statement of nested projections, each level computing from the previous one: the trimmed and
-    case-normalized text ``v<i>`` (and the native value ``n<i>`` of typed Parquet columns), the parsed value
-    ``p<i>``, the final typed value ``t<i>``, the number ``f<i>`` of the first broken rule of each column (0 =
-    fine), the cross-column rules ``g<k>`` (only checked when both columns passed their own rules). Reasons are
-    only built for the rows that broke a rule, so good rows cost a few integer comparisons.
+    good_sql: str  # typed contract columns, _rn and _extra of the rows that broke no rule
+    bad_sql: str  # _rn, _errors (one struct per broken rule) and _raw of the rows that broke one
+
+
+def typing(contract: Contract, staged: Staged) -> Typing:
+    """SQL typing every column of ``staged`` and flagging, per row, every broken rule of ``contract``.
+
+    One statement of nested projections, each level computing from the previous one: a per-row flag ``_odd``
+    (an id holds something other than printable ASCII: white space to trim, invisible or control characters), the trimmed and case-normalized text ``v<i>`` (and the native value
+    ``n<i>`` of typed Parquet columns), the parsed value ``p<i>``, the final typed value ``t<i>``, the number
+    ``f<i>`` of the first broken rule of each column (0 = fine), the cross-column rules ``g<k>`` (only checked
+    when both columns passed their own rules). Reasons are only built for the rows that broke a rule, so good rows
+    cost a few integer comparisons. The loader appends the good rows straight to the raw table (no staging copy
+    of the typed rows) and runs the bad-row query only when some row broke a rule.
     """
     texts, parsed, typed, flags, cross = [], [], [], [], []
     errors: list[str] = []  # SQL for each possible error struct (NULL when that check passed)
     flagged: list[str] = []  # SQL conditions "this check failed"
     with_rules: set[int] = set()
+    ids: list[str] = []  # SQL of the delivered text of the id columns read as text
     for i, col in enumerate(contract.columns):
         source = staged.columns.get(col.name, Field("NULL"))
         native = _native_ok(col.type, source.duck_type)
@@ -53,7 +64,10 @@ def type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: Staged
             # A typed (Parquet) value is used as is: its presence is "n IS NOT NULL", no cast to text.
             texts.append(f"{source.expr} AS n{i}")
         else:
-            texts.append(f"{_text_sql(col, f'CAST({source.expr} AS VARCHAR)')} AS v{i}")
+            raw = f"CAST({source.expr} AS VARCHAR)"
+            if col.id and col.name in staged.columns:
+                ids.append(raw)
+            texts.append(f"{_text_sql(col, raw)} AS v{i}")
         parsed.append(f"{_parse_sql(col, f'v{i}', f'n{i}' if native else None)} AS p{i}")
         typed.append(f"{_final_sql(col, f'p{i}')} AS t{i}")
         cases = _rule_cases(contract, col, i, present=f"n{i}" if native else f"v{i}", source=source)
@@ -82,34 +96,32 @@ def type_rows(con: duckdb.DuckDBPyConnection, contract: Contract, staged: Staged
         )
         errors.append(f"CASE WHEN g{k} THEN {_error_sql(lit(rule.column), value, reason)} END")
         flagged.append(f"g{k}")
-    not_ok = f"[{_error_sql('NULL::VARCHAR', 'NULL::VARCHAR', staged.not_ok_reason_sql)}]"
-    typed_columns = ", ".join(f"t{i} AS {c.name}" for i, c in enumerate(contract.columns))
-    query = f"SELECT *, {', '.join(texts)}, {staged.extra_sql} AS _extra FROM {staged.from_sql} s"
+    # One regular expression per row over all its ids (not one per id): the dearest check of the common case.
+    odd = f"NOT regexp_full_match(concat({', '.join(ids)}), '[ -~]*')" if ids else "false"
+    query = f"SELECT *, {odd} AS _odd FROM {staged.from_sql} s"
+    query = f"SELECT *, {', '.join(texts)}, {staged.extra_sql} AS _extra FROM ({query})"
     for level in (parsed, typed, flags, cross):
         if level:
             query = f"SELECT *, {', '.join(level)} FROM ({query})"
-    any_error = " OR ".join(flagged) or "false"
-    con.execute(
-        f"""
-        CREATE TEMP TABLE {TYPED} AS
-        SELECT {typed_columns}, _rn, _extra, _errors,
-               CASE WHEN _errors IS NOT NULL THEN {staged.raw_sql} END AS _raw
-        FROM (
-            SELECT *, CASE WHEN NOT {staged.ok_sql} THEN {not_ok}
-                           WHEN {any_error} THEN [{", ".join(errors)}] END AS _errors
-            FROM ({query})
-        )
-        """
+    good = f"{staged.ok_sql} AND NOT ({' OR '.join(flagged) or 'false'})"
+    not_ok = f"[{_error_sql('NULL::VARCHAR', 'NULL::VARCHAR', staged.not_ok_reason_sql)}]"
+    typed_columns = ", ".join(f"t{i} AS {c.name}" for i, c in enumerate(contract.columns))
+    return Typing(
+        good_sql=f"SELECT {typed_columns}, _rn, _extra FROM ({query}) WHERE {good}",
+        bad_sql=(
+            f"SELECT _rn, CASE WHEN NOT {staged.ok_sql} THEN {not_ok} ELSE [{', '.join(errors)}] END AS _errors, "
+            f"{staged.raw_sql} AS _raw FROM ({query}) WHERE NOT ({good})"
+        ),
     )
 
 
 def _text_sql(col: Column, raw: str) -> str:
     """SQL of the delivered text ``raw`` as the rules see it: trimmed (ids normalized), case-folded, '' = NULL."""
     if col.id:
-        # Only values with something to remove pay for the regular expression: non-ASCII text (strlen counts
-        # bytes, length characters) or a first or last character that is a space or a control character.
+        # Only values with something to remove pay for the regular expressions: a space at either end, or
+        # anything but printable ASCII among the row's ids (_odd).
         text = (
-            f"CASE WHEN strlen({raw}) <> length({raw}) OR {raw}[1] <= ' ' OR {raw}[-1] <= ' ' "
+            f"CASE WHEN _odd OR {raw} LIKE ' %' OR {raw} LIKE '% ' "
             f"THEN trim(regexp_replace({raw}, {lit('[' + ID_INVISIBLE + ']')}, '', 'g'), {lit(ID_SPACES)}) "
             f"ELSE {raw} END"
         )
@@ -211,7 +223,9 @@ def _rule_cases(
             f"{name} contains a control character (such as a tab, a line break or NUL); ids must be printable "
             "text, check the export"
         )
-        cases.append((f"regexp_matches({v}, {lit(_CONTROL_CHARACTERS)})", lit(reason)))
+        # only when the row's ids hold anything but printable ASCII (_odd, see typing()) is each id looked at
+        control = f"CASE WHEN _odd THEN regexp_matches({v}, {lit(_CONTROL_CHARACTERS)}) ELSE false END"
+        cases.append((control, lit(reason)))
     elif col.type == "text":
         reason = (
             f"{name} contains a NUL character (U+0000), which text values must not hold; check the export"

@@ -53,10 +53,13 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             error VARCHAR,
             extra_columns VARCHAR[],
             started_at TIMESTAMP NOT NULL,
-            finished_at TIMESTAMP NOT NULL
+            finished_at TIMESTAMP NOT NULL,
+            file_stat VARCHAR
         )
         """
     )
+    # databases made before the column existed
+    con.execute("ALTER TABLE raw.ingestion_log ADD COLUMN IF NOT EXISTS file_stat VARCHAR")
 
 
 def now() -> datetime:
@@ -75,6 +78,16 @@ def next_file_id(con: duckdb.DuckDBPyConnection) -> int:
         "(SELECT coalesce(max(file_id), 0) + 1 FROM raw.ingestion_log))"
     ).fetchone()
     return int(row[0])  # type: ignore[index]
+
+
+def known_content(con: duckdb.DuckDBPyConnection, source: str, file: str, file_stat: str) -> str | None:
+    """The content hash logged for this very version of the file (same name and signature), or None."""
+    row = con.execute(
+        "SELECT content_hash FROM raw.ingestion_log WHERE source = ? AND file = ? AND file_stat = ? "
+        "AND status IN ('loaded', 'skipped') ORDER BY file_id DESC LIMIT 1",
+        [source, file, file_stat],
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def last_entry(con: duckdb.DuckDBPyConnection, source: str, file: str) -> tuple[int, str, str | None] | None:
@@ -110,10 +123,16 @@ def log_file(
     error: str | None = None,
     extra_columns: list[str] | None = None,
     started: datetime,
+    file_stat: str | None = None,
 ) -> None:
-    """Append one row to ``raw.ingestion_log`` (counts are rows read, loaded, quarantined)."""
+    """Append one row to ``raw.ingestion_log`` (counts are rows read, loaded, quarantined).
+
+    ``file_stat`` is the file's ``discover.Signature`` when its content hash was read from exactly that version.
+    """
     con.execute(
-        "INSERT INTO raw.ingestion_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO raw.ingestion_log (file_id, source, file, content_hash, file_size, status, rows_read, "
+        "rows_loaded, rows_quarantined, error, extra_columns, started_at, finished_at, file_stat) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             file_id,
             source,
@@ -126,5 +145,6 @@ def log_file(
             extra_columns or [],
             started,
             now(),
+            file_stat,
         ],
     )

@@ -34,13 +34,12 @@ SUPPORTED_SUFFIXES: tuple[tuple[str, tuple[str, bool]], ...] = (
 
 # Temporary objects, per connection; dropped after each file.
 STAGE = "c360_ingest_stage"
-TYPED = "c360_ingest_typed"
 REJECTS = "c360_ingest_rejects"
 REJECT_SCANS = "c360_ingest_reject_scans"
 BAD_LINES = "c360_ingest_bad_lines"
 BAD_LINES_CUM = "c360_ingest_bad_lines_cum"
 PHYSICAL = "c360_ingest_physical_lines"
-TEMP_TABLES = (TYPED, STAGE, REJECTS, REJECT_SCANS, BAD_LINES, BAD_LINES_CUM, PHYSICAL)
+TEMP_TABLES = (STAGE, REJECTS, REJECT_SCANS, BAD_LINES, BAD_LINES_CUM, PHYSICAL)
 
 
 def format_of(name: str) -> tuple[str, bool] | None:
@@ -87,6 +86,7 @@ class Staged:
     raw_sql: str  # SQL for the raw record of a bad row
     extra_columns: list[str]
     lines: Lines  # how to number the rows
+    records: int | None = None  # rows of ``from_sql``, when the format knows it already
     ok_sql: str = "TRUE"  # the record could be read at all (JSON: an object; CSV: no over-long line)
     not_ok_reason_sql: str = "NULL"  # SQL of the reason when it could not
 

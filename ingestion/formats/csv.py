@@ -181,6 +181,7 @@ def stage_csv(
         raw_sql=f"json_object({raw_pairs})::VARCHAR",
         extra_columns=[name for name, _ in extras],
         lines=lines,
+        records=rows,
         ok_sql=ok_sql,
         not_ok_reason_sql=not_ok,
     )

@@ -67,15 +67,12 @@ def stage_json(con: duckdb.DuckDBPyConnection, contract: Contract, text: Text, r
     else:  # rowid: see stage_csv
         line = restore_markers("line", cr=text.cr_marked, blank=False)
         records = f"(SELECT rowid + 1 AS _rn, {line} AS line FROM {STAGE})"
-    # CASE, not AND: DuckDB evaluates both sides of AND, and json_type() fails on invalid JSON.
-    is_object = "(CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END)"
-    not_blank = "trim(coalesce(line, ''), E' \\t\\r\\n') <> ''"
-    n_records, n_objects, key_lists = con.execute(
-        f"""
-        SELECT count(*), count(*) FILTER (WHERE is_object),
-               list(DISTINCT CASE WHEN is_object THEN json_keys(line) END)
-        FROM (SELECT line, {is_object} AS is_object FROM {records} WHERE {not_blank})
-        """
+    # try(): json_type() fails on invalid JSON; this parses each line once (json_valid() first would be twice).
+    is_object = "coalesce(try(json_type(line)) = 'OBJECT', false)"
+    # a record line starts with "{" (cheap to test); only other lines pay for the trim
+    not_blank = "CASE WHEN line LIKE '{%' THEN true ELSE trim(coalesce(line, ''), E' \\t\\r\\n') <> '' END"
+    n_records, n_objects = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {is_object}) FROM {records} WHERE {not_blank}"
     ).fetchone()  # type: ignore[misc]
     if not n_records:  # e.g. an empty JSON array
         return None
@@ -84,7 +81,9 @@ def stage_json(con: duckdb.DuckDBPyConnection, contract: Contract, text: Text, r
             f"{rel}: none of its {n_records:,} records is a JSON object; it does not look like JSON Lines "
             "(one JSON object per line). Check the file's format and extension."
         )
-    keys = sorted({k for ks in key_lists or [] if ks for k in ks})
+    # distinct key lists first: most records share theirs, and a list of lists is dear to aggregate
+    key_lists = con.execute(f"SELECT DISTINCT json_keys(line) FROM {records} WHERE {is_object}").fetchall()
+    keys = sorted({k for (ks,) in key_lists if ks for k in ks})
     known = {c.name for c in contract.columns}
     by_column: dict[str, list[str]] = {}
     extras: list[str] = []
@@ -144,6 +143,7 @@ def stage_json(con: duckdb.DuckDBPyConnection, contract: Contract, text: Text, r
         extra_columns=extras,
         lines=lines,
         ok_sql="_ok",
+        records=int(n_records),
         not_ok_reason_sql=not_ok_reason,
     )
 

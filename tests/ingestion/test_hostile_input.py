@@ -8,6 +8,7 @@ corpus files under ``corpus/hostile/`` are small text files that show a case; la
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
 import socket
@@ -662,12 +663,13 @@ def test_a_file_that_changes_while_it_is_read_is_not_half_loaded(
     real_insert = loader._insert_rows
     appended: list[int] = []
 
-    def insert_while_the_file_grows(con, contract, lines, rel, file_id, loaded_at):
-        real_insert(con, contract, lines, rel, file_id, loaded_at)
+    def insert_while_the_file_grows(con, contract, staged, rel, file_id, loaded_at):
+        counts = real_insert(con, contract, staged, rel, file_id, loaded_at)
         if not appended:  # the delivery appends more rows while the loader is writing
             with (landing / "orders" / "growing.csv").open("a") as f:
                 f.write("G-101,C1,2025-05-01T10:00:00Z,completed,EUR,1.00,0,0,online,cat,\n")
             appended.append(1)
+        return counts
 
     monkeypatch.setattr(loader, "_insert_rows", insert_while_the_file_grows)
     con = connect()
@@ -736,3 +738,67 @@ def test_ingest_into_an_in_memory_database_seeded_with_the_log(tmp_path: Path) -
     assert (a.status, b.status, b.rows_loaded) == ("skipped", "loaded", 2)
     assert a.file_id > max_id and b.file_id > a.file_id
     assert staging.execute("SELECT DISTINCT _file_id FROM raw.orders").fetchall() == [(b.file_id,)]
+
+
+# ----------------------------------------------------------------------------------------------- reading once
+
+
+def test_unchanged_files_are_not_read_again(
+    tmp_path: Path, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A later run skips a file it already read (same name, size, times, inode) without reading it again."""
+    landing = one_file(tmp_path, "orders", "a.csv", (ORDERS_HEADER + "\n" + order_rows(3)).encode())
+    (landing / "orders" / "b.csv.gz").write_bytes(
+        gzip.compress((ORDERS_HEADER + "\n" + order_rows(2, "B")).encode())
+    )
+    con = connect()
+    first = ingest_source(con, "orders", landing)
+    assert [f.status for f in first.files] == ["loaded", "loaded"]
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("an unchanged file was read again")
+
+    monkeypatch.setattr(loader, "scan_file", no_reading)
+    monkeypatch.setattr(loader, "rewrite_text", no_reading)
+    second = ingest_source(con, "orders", landing)
+    assert [(f.status, f.content_hash) for f in second.files] == [
+        ("skipped", f.content_hash) for f in first.files
+    ]
+    assert all("unchanged" in f.error for f in second.files)
+    assert rows(con, "SELECT count(*) FROM raw.orders") == [(5,)]
+
+
+def test_a_file_rewritten_in_place_with_its_old_times_is_read_again(tmp_path: Path, connect: Connect) -> None:
+    """Size and modification time can be kept on purpose (cp -p, rsync -t); the change time cannot."""
+    landing = one_file(tmp_path, "orders", "a.csv", (ORDERS_HEADER + "\n" + order_rows(3)).encode())
+    path = landing / "orders" / "a.csv"
+    con = connect()
+    ingest_source(con, "orders", landing)
+    before = path.stat()
+    corrected = (ORDERS_HEADER + "\n" + order_rows(3)).replace("completed", "cancelled").encode()
+    assert len(corrected) == before.st_size
+    time.sleep(0.01)
+    with path.open("r+b") as f:  # same inode, same size
+        f.write(corrected)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # same modification time
+    (f,) = ingest_source(con, "orders", landing).files
+    assert (f.status, f.rows_loaded) == ("loaded", 3)
+    assert rows(con, "SELECT status, count(*) FROM raw.orders GROUP BY 1 ORDER BY 1") == [
+        ("cancelled", 3),
+        ("completed", 3),
+    ]
+
+
+def test_gzip_is_hashed_as_delivered_in_the_same_pass(tmp_path: Path, connect: Connect) -> None:
+    data = gzip.compress((ORDERS_HEADER + "\n" + order_rows(2)).encode())
+    landing = one_file(tmp_path, "orders", "a.csv.gz", data)
+    (landing / "orders" / "b_cut.csv.gz").write_bytes(data[: len(data) // 2])
+    con = connect()
+    a, b = ingest_source(con, "orders", landing).files
+    assert (a.status, b.status) == ("loaded", "failed")
+    assert a.content_hash == hashlib.sha256(data).hexdigest()
+    assert b.content_hash == hashlib.sha256(data[: len(data) // 2]).hexdigest()  # logged even when it failed
+    assert rows(con, "SELECT file, content_hash FROM raw.ingestion_log ORDER BY file") == [
+        ("orders/a.csv.gz", a.content_hash),
+        ("orders/b_cut.csv.gz", b.content_hash),
+    ]
