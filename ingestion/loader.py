@@ -252,24 +252,16 @@ def _session(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 def _ignore(con: duckdb.DuckDBPyConnection, source: str, entry: Entry) -> FileResult:
     """An ignored entry, logged unless the log's newest row for it already says the same."""
+    assert entry.reason is not None
     previous = last_entry(con, source, entry.rel)
     if previous is not None and previous[1:] == ("ignored", entry.reason):
-        file_id = previous[0]
-    else:
-        file_id = next_file_id(con)
-        started = now()
-        log_file(
-            con,
-            file_id=file_id,
-            source=source,
-            file=entry.rel,
-            content_hash=None,
-            size=None,
-            status="ignored",
-            error=entry.reason,
-            started=started,
+        return FileResult(
+            path=entry.rel, content_hash="", status="ignored", error=entry.reason, file_id=previous[0]
         )
-    return FileResult(path=entry.rel, content_hash="", status="ignored", error=entry.reason, file_id=file_id)
+    return _log_only(
+        con, next_file_id(con), entry.rel, source, "ignored", entry.reason, now(), time.perf_counter(),
+        content_hash=None, size=None, file_stat=None,
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------- per file
@@ -386,7 +378,7 @@ def _log_only(
     file_id: int,
     rel: str,
     source: str,
-    status: Literal["skipped", "failed"],
+    status: Literal["skipped", "failed", "ignored"],
     message: str,
     started: datetime,
     t0: float,
@@ -395,7 +387,7 @@ def _log_only(
     size: int | None,
     file_stat: str | None,
 ) -> FileResult:
-    """Record a skipped or failed file (nothing of it is loaded)."""
+    """Record a skipped, failed or ignored entry (nothing of it is loaded)."""
     log_file(
         con,
         file_id=file_id,

@@ -177,9 +177,7 @@ def _final_sql(col: Column, p: str) -> str:
             f"CASE WHEN isfinite({p}) AND {p} = floor({p}) AND abs({p}) <= {_MAX_INTEGER} "
             f"THEN CAST({p} AS INTEGER) END"
         )
-    if col.type == "decimal":
-        return f"CASE WHEN abs({p}) <= {MAX_AMOUNT} THEN {p} END"
-    return p
+    return p  # an amount above MAX_AMOUNT is a broken rule (see _rule_cases): its row is never stored
 
 
 def _number(x: float) -> str:
@@ -246,7 +244,7 @@ def _rule_cases(
             f"{name} is too large: amounts must not exceed {MAX_AMOUNT:,} in absolute value (the limit of the "
             "input contract)"
         )
-        cases.append((f"{v} IS NOT NULL AND {t} IS NULL", lit(reason)))
+        cases.append((f"{v} IS NOT NULL AND ({p} IS NULL OR abs({p}) > {MAX_AMOUNT})", lit(reason)))
     elif col.type == "integer":
         reason = f"{name} {_PARSE_REASONS['integer']}"
         if bounds:
