@@ -70,6 +70,7 @@ def build_ingestion_asset(source: str, partitions_def: dg.PartitionsDefinition) 
                 settings.landing_dir,
                 encoding=settings.source_encoding(source),
                 progress=context.log.info,
+                settle_seconds=settings.landing_settle_seconds,
             )
             total_rows = con.sql(f"select count(*) from raw.{source}").fetchone()[0]
             if source == "orders":
@@ -84,15 +85,22 @@ def build_ingestion_asset(source: str, partitions_def: dg.PartitionsDefinition) 
             f"{result.rows_quarantined:,} quarantined, {len(result.failed_files)} failed files; "
             f"{total_rows:,} rows in raw.{source}"
         )
+        for waiting in result.waiting_files:
+            context.log.warning(f"not read yet, loaded by a later run: {waiting.path} ({waiting.error})")
+        for ignored in result.ignored_files:
+            context.log.warning(f"ignored: {ignored.path} ({ignored.error})")
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(total_rows),
                 "rows_loaded_this_run": dg.MetadataValue.int(result.rows_loaded),
                 "rows_quarantined_this_run": dg.MetadataValue.int(result.rows_quarantined),
+                "files_waiting": dg.MetadataValue.int(len(result.waiting_files)),
+                "entries_ignored": dg.MetadataValue.int(len(result.ignored_files)),
                 "files": dg.MetadataValue.md(
-                    "| file | status | read | loaded | quarantined |\n|---|---|---|---|---|\n"
+                    "| file | status | read | loaded | quarantined | note |\n|---|---|---|---|---|---|\n"
                     + "\n".join(
-                        f"| {f.path} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_quarantined} |"
+                        f"| {f.path} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_quarantined} "
+                        f"| {f.error or ''} |"
                         for f in result.files
                     )
                 ),
