@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dagster_ui import running_ui
 from e2e_helpers import AS_OF, generate, published
 
 from orchestration.defs.automation import run_partition
+from orchestration.ui_driver import running_ui
 
 pytestmark = pytest.mark.e2e
 

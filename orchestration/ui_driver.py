@@ -1,4 +1,8 @@
-"""A real `c360 ui` (Dagster webserver + daemon) for the tests, driven the way the UI drives it: GraphQL."""
+"""Drive a running `c360 ui` (Dagster webserver + daemon) the way the UI does, through GraphQL.
+
+Used by the end-to-end tests of the daemon paths and by the benchmark of runs launched from the UI; also a
+starting point for scripting a deployment (launch a backfill, wait for runs).
+"""
 
 from __future__ import annotations
 
