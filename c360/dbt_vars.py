@@ -185,3 +185,22 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
         except yaml.YAMLError:
             out[key.strip()] = value
     return out
+
+
+def vars_table() -> str:
+    """The README's table of business vars: name, default, type and range (`python -m c360.dbt_vars`)."""
+    lines = ["| var | default | type and range |", "|---|---|---|"]
+    values = defaults()
+    for name in rules():
+        default = values.get(name)
+        shown = "null" if default is None else str(default).replace("'", "")
+        if len(shown) > 40:
+            shown = shown[:37] + "…"
+        lines.append(f"| `{name}` | `{shown}` | {describe(name)} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(vars_table() + "\n")
