@@ -1,14 +1,14 @@
-"""`c360`: the command-line tool (SPEC 7).
+"""`c360`: the command-line tool.
 
   c360 demo-data [--orders N] [--seed S] [--as-of DATE]   generate the demo landing zone
   c360 run --as-of DATE [--var KEY=VALUE ...]             run the whole pipeline for one as-of date
   c360 backfill --from DATE --to DATE                     run a date range, oldest first
   c360 publish --as-of DATE                               re-audit the current build and publish it if it passes
-  c360 status                                             the last publications
-  c360 ui                                                 the Dagster UI on this project
+  c360 status                                             the last publications and held-back runs
+  c360 ui                                                 the Dagster UI (and its daemon) on this project
 
-Exit codes of run/backfill: 0 published, 1 held back by a failed blocking check (previous publication kept),
-2 failed for another reason.
+Exit codes of run, backfill and publish: 0 published, 1 held back by a failed blocking check (the previous
+publication is kept), 2 failed for another reason (the cause is printed first). Usage errors exit 2.
 """
 
 from __future__ import annotations
@@ -20,42 +20,66 @@ import os
 import socket
 import sys
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from c360.settings import REPO_ROOT, Settings
+from c360.dbt_vars import VarError, check_vars, parse_assignments
+from c360.settings import REPO_ROOT, Settings, SettingsError
+
+EXIT_USAGE = 2
 
 DAGSTER_YAML = """\
-# Written by c360. Every writer of the build database is in the pool c360_build_db; one slot means a scheduled
-# run and a manual run take turns instead of failing on DuckDB's single-writer lock.
-concurrency:
-  pools:
-    default_limit: 1
+# Written by c360 (edit freely: c360 only writes this file when it is missing).
+# Every run writes the build database: the run queue starts one at a time, in the order they were queued (a
+# backfill replays its days in date order). `c360 run` takes its turn through the build database's own lock.
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+    max_concurrent_runs: 1
 run_monitoring:
   enabled: true
 telemetry:
   enabled: false
-# Dagster's SQLite event log, reusing its connections (orchestration/dagster_storage.py): a run stores hundreds
-# of events, and the stock storage opens and syncs a database per event.
-event_log_storage:
-  module: orchestration.dagster_storage
-  class: PooledSqliteEventLogStorage
-  config:
-    base_dir: {storage_dir}
+# Python logging of the c360 packages goes to the run's log in Dagster.
+python_logs:
+  managed_python_loggers: [publishing, reporting, expectations, ingestion, orchestration]
+  python_log_level: INFO
 """
 
 
+class UsageError(Exception):
+    """A command line or setting c360 cannot use; printed without a traceback, exit 2."""
+
+
+def _version() -> str:
+    try:
+        return version("c360")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _prepare(settings: Settings) -> None:
-    # tools installed next to this Python (dbt, dagster) must be found without an activated virtualenv
+    """Folders, the Dagster instance configuration, and tools next to this Python on PATH (dagster dev, dbt)."""
+    from c360.home import prepare_home
+
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    settings.ensure_dirs()
-    settings.export_for_subprocesses()
+    prepare_home(settings)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     dagster_yaml = settings.dagster_home / "dagster.yaml"
     if not dagster_yaml.exists():
-        dagster_yaml.write_text(DAGSTER_YAML.format(storage_dir=settings.dagster_home / "storage"))
+        dagster_yaml.write_text(DAGSTER_YAML)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
@@ -67,24 +91,26 @@ def _parse_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
 
 
-def _parse_vars(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--var expects KEY=VALUE, got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+def _check_as_of(as_of: date) -> None:
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    if as_of > yesterday:
+        raise UsageError(
+            f"the as-of date {as_of} is not a complete day yet: use {yesterday} (yesterday, UTC) or earlier"
+        )
+
+
+def _vars(pairs: list[str]) -> dict:
+    try:
+        return check_vars(parse_assignments(pairs or []))
+    except VarError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from demo.generator import generate_demo_data
 
-    settings = Settings.from_env()
-    settings.ensure_dirs()
+    settings = _settings()
+    _prepare(settings)
     started = time.monotonic()
     summary = generate_demo_data(
         settings.home,
@@ -93,38 +119,15 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         progress=lambda m: print(f"  {m}"),
     )
+    settings.demo_marker.write_text(
+        "Made by `c360 demo-data`: generated data, so the built-in demo hash key is allowed here.\n"
+    )
     print(
         f"demo data in {settings.landing_dir}: {summary.orders:,} orders, {summary.customers:,} customers, "
         f"{summary.contacts:,} contacts, {summary.survey_responses:,} survey responses in {len(summary.files)} files "
         f"({time.monotonic() - started:.1f} s)"
     )
     return 0
-
-
-def _recover_dead_runs(instance) -> None:
-    """Runs of this machine whose c360 process died (killed, crashed) are marked failed and give back their
-    concurrency slot; otherwise the pool slot stays claimed and every later run would wait forever."""
-
-    import dagster as dg
-
-    host = socket.gethostname()
-    active = instance.get_runs(
-        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
-    )
-    for run in active:
-        pid = run.tags.get("c360/pid")
-        if not pid or run.tags.get("c360/host") != host:
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # still running
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
-        instance.report_run_failed(run, f"the c360 process {pid} that ran it is gone (killed or crashed)")
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        print(f"marked run {run.run_id} failed: its process {pid} is gone")
 
 
 def run_pipeline(
@@ -136,46 +139,45 @@ def run_pipeline(
     full_refresh: bool = False,
 ) -> int:
     """Materialize everything for one as-of date in this process; returns the exit code (0, 1, 2)."""
-    settings = Settings.from_env()
+    settings = _settings()
+    try:
+        settings.pii_key()
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
     _prepare(settings)
     started = time.monotonic()
-    from orchestration.dbt_manifest import ensure_manifest
-
-    ensure_manifest()
     import dagster as dg
 
-    from orchestration.definitions import defs
+    from orchestration.dbt_runner import prepare_manifest
+    from orchestration.definitions import build_definitions
     from orchestration.defs.automation import PIPELINE_JOB
-    from publishing.outcome import handle_failed_run, summarize_run
+    from orchestration.recovery import recover_dead_runs
+    from publishing.outcome import OUTCOME_TAG, handle_failed_run, summarize_run
 
+    prepare_manifest()
+    defs = build_definitions(settings, earliest_as_of=as_of)
     job = defs.resolve_job_def(job_name or PIPELINE_JOB)
     if gc.get_freeze_count() == 0:  # once per process (a backfill calls this per day)
         gc.freeze()  # the imported modules and definitions live as long as the process: keep them out of GC scans
     instance = dg.DagsterInstance.get()
-    _recover_dead_runs(instance)
+    recover_dead_runs(instance, log=print)
     print(f"c360 {job.name}: as-of {as_of}, data in {settings.home}", flush=True)
-    run_config = {
-        "loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}},
-    }
-    if job_name is None or job_name == PIPELINE_JOB:
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}}}
+    if job.name == PIPELINE_JOB:
         run_config["ops"] = {
             "c360_dbt_models": {
                 "config": {"vars_json": json.dumps(dbt_vars or {}), "full_refresh": full_refresh}
             }
         }
-    try:
-        result = job.execute_in_process(
-            partition_key=as_of.isoformat(),
-            instance=instance,
-            raise_on_error=False,
-            run_config=run_config,
-            tags={"c360/pid": str(os.getpid()), "c360/host": socket.gethostname()},
-        )
-    except Exception as exc:  # a definition or configuration problem: nothing ran
-        print(f"\nFAILED before the run started: {exc}", file=sys.stderr)
-        return 2
+    result = job.execute_in_process(
+        partition_key=as_of.isoformat(),
+        instance=instance,
+        raise_on_error=False,
+        run_config=run_config,
+    )
     if result.success:
-        outcome = summarize_run(instance, result.run_id, as_of, success=True)
+        outcome = summarize_run(instance, result.run_id, as_of, success=True, settings=settings)
+        instance.add_run_tags(result.run_id, {OUTCOME_TAG: outcome.status})
     else:
         outcome = handle_failed_run(settings, instance, result.run_id, as_of)
     _print_summary(settings, outcome, time.monotonic() - started)
@@ -183,17 +185,18 @@ def run_pipeline(
 
 
 def _print_summary(settings: Settings, outcome, seconds: float) -> None:
-    from publishing.duckdb_file import previous_log
+    from publishing.log import entries
 
     print("\n" + "=" * 78)
     print(outcome.message())
     passed = sum(1 for c in outcome.checks if c.passed)
     print(
         f"checks: {passed} passed, {len(outcome.failed_checks)} failed (blocking), {len(outcome.warnings)} warnings"
+        + (f", {len(outcome.not_run)} not run" if outcome.not_run else "")
     )
     for warning in outcome.warnings:
         print(f"  warning: {warning.line()}")
-    log = previous_log(settings)
+    log = entries(settings)
     published = [row for row in log if row["status"] == "published"]
     if published:
         last = published[-1]
@@ -201,7 +204,7 @@ def _print_summary(settings: Settings, outcome, seconds: float) -> None:
         counts = json.loads(counts) if isinstance(counts, str) else counts
         print(f"published tables (as-of {last['as_of_date']}, run {last['run_id']}):")
         for table, rows in sorted(counts.items()):
-            print(f"  {table:<32} {rows:>12,} rows")
+            print(f"  {table:<32} {rows:>12,} {'row' if rows == 1 else 'rows'}")
     print(f"published database: {settings.published_db}")
     print(f"parquet files:      {settings.published_dir}")
     report = settings.reports_dir / "latest.html"
@@ -209,25 +212,37 @@ def _print_summary(settings: Settings, outcome, seconds: float) -> None:
         print(f"report:             {report}")
     print(f"finished in {seconds:.1f} s, exit code {outcome.exit_code}")
     print("=" * 78)
+    if outcome.exit_code == 0 and settings.demo_marker.exists():
+        print(
+            "next steps:\n"
+            "  .venv/bin/c360 status        the publications and their checks\n"
+            f"  open {report}   the run report\n"
+            "  .venv/bin/c360 ui            the Dagster UI: asset graph, checks, run history\n"
+            "  BI tools: open the published database read-only (README: Connecting BI tools)"
+        )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return run_pipeline(args.as_of, _parse_vars(args.var), quiet=args.quiet, full_refresh=args.full_refresh)
+    _check_as_of(args.as_of)
+    return run_pipeline(args.as_of, _vars(args.var), quiet=args.quiet, full_refresh=args.full_refresh)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from orchestration.defs.automation import AUDIT_PUBLISH_JOB
 
+    _check_as_of(args.as_of)
     return run_pipeline(args.as_of, quiet=args.quiet, job_name=AUDIT_PUBLISH_JOB)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     if args.end < args.start:
-        raise SystemExit("--to must not be before --from")
+        raise UsageError(f"--to ({args.end}) is before --from ({args.start})")
+    _check_as_of(args.end)
+    dbt_vars = _vars(args.var)
     worst = 0
     day = args.start
     while day <= args.end:
-        code = run_pipeline(day, _parse_vars(args.var), quiet=args.quiet)
+        code = run_pipeline(day, dbt_vars, quiet=args.quiet)
         worst = max(worst, code)
         if code == 2:
             print(f"backfill stopped at {day}: the run failed (exit 2)", file=sys.stderr)
@@ -237,14 +252,17 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from publishing.duckdb_file import previous_log
+    from publishing.log import entries
+    from publishing.versions import current
 
-    settings = Settings.from_env()
-    log = previous_log(settings)
+    settings = _settings()
+    log = entries(settings)
     if not log:
-        print(f"nothing published yet in {settings.published_db} (run: c360 run --as-of YYYY-MM-DD)")
+        print(f"nothing published yet in {settings.home} (run: c360 run --as-of YYYY-MM-DD)")
         return 0
-    print(f"published database: {settings.published_db}")
+    _check_published_db(settings)
+    version = current(settings)
+    print(f"published database: {settings.published_db}" + (f" (version {version.name})" if version else ""))
     for row in log[-args.limit :]:
         print(
             f"  {row['logged_at']:%Y-%m-%d %H:%M:%S}  as-of {row['as_of_date']}  {row['status']:<10} "
@@ -255,6 +273,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             for line in row["failed_checks"].splitlines():
                 print(f"      failed: {line}")
     last = [row for row in log if row["status"] == "published"]
+    history = [row for row in log if row["status"] == "published_history"]
+    if history and (not last or history[-1]["logged_at"] > last[-1]["logged_at"]):
+        print(f"last backfill: history of as-of {history[-1]['as_of_date']} (the current tables stay newer)")
     if last:
         counts = last[-1]["row_counts"]
         counts = json.loads(counts) if isinstance(counts, str) else counts
@@ -268,12 +289,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    _prepare(settings)
-    from orchestration.dbt_manifest import ensure_manifest
+def _check_published_db(settings: Settings) -> None:
+    """A damaged published database gets a message saying what to do, not a traceback."""
+    import duckdb
 
-    ensure_manifest()
+    if not settings.published_db.exists():
+        return
+    try:
+        duckdb.connect(str(settings.published_db), read_only=True).close()
+    except duckdb.Error as exc:
+        raise UsageError(
+            f"the published database {settings.published_db} cannot be read ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0]}). Delete it: the next run, or `c360 publish --as-of <date of the last "
+            "publication>`, writes it again from the publication in place (publications/)."
+        ) from None
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if not _port_free(args.host, args.port):
+        raise UsageError(
+            f"port {args.port} on {args.host} is in use (another c360 ui?): choose one with --port"
+        )
+    _prepare(settings)
+    from orchestration.dbt_runner import prepare_manifest
+
+    prepare_manifest()
     dagster = Path(sys.executable).with_name("dagster")
     argv = [str(dagster), "dev", "-m", "orchestration.definitions", "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home})")
@@ -282,48 +333,60 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="c360", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the description's layout and shows every option's default."""
 
-    demo = sub.add_parser("demo-data", help="generate the demo landing zone")
-    demo.add_argument("--orders", type=int, default=100_000)
-    demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--as-of", type=_parse_date, default=date(2026, 6, 30))
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="c360", description=__doc__, formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"c360 {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpFormatter)
+
+    demo = command("demo-data", "generate the demo landing zone (orders, contacts, survey responses)")
+    demo.add_argument("--orders", type=int, default=100_000, help="number of orders to generate")
+    demo.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
+    demo.add_argument("--as-of", type=_parse_date, default=date(2026, 6, 30), help="last day of the data")
     demo.set_defaults(func=cmd_demo_data)
 
-    run = sub.add_parser("run", help="run the pipeline for one as-of date")
-    run.add_argument("--as-of", type=_parse_date, required=True)
-    run.add_argument("--var", action="append", default=[], metavar="KEY=VALUE", help="override a dbt var")
+    run = command("run", "run the whole pipeline for one as-of date")
+    run.add_argument("--as-of", type=_parse_date, required=True, help="the day whose data is complete")
+    run.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a business rule var of dbt_project.yml (checked against its type and range)",
+    )
     run.add_argument("--quiet", action="store_true", help="only warnings and the summary")
     run.add_argument(
         "--full-refresh", action="store_true", help="rebuild the incremental staging models from all raw data"
     )
     run.set_defaults(func=cmd_run)
 
-    backfill = sub.add_parser("backfill", help="run a range of as-of dates, oldest first")
-    backfill.add_argument("--from", dest="start", type=_parse_date, required=True)
-    backfill.add_argument("--to", dest="end", type=_parse_date, required=True)
-    backfill.add_argument("--var", action="append", default=[], metavar="KEY=VALUE")
-    backfill.add_argument("--quiet", action="store_true")
+    backfill = command("backfill", "run a range of as-of dates, oldest first")
+    backfill.add_argument("--from", dest="start", type=_parse_date, required=True, help="first as-of date")
+    backfill.add_argument("--to", dest="end", type=_parse_date, required=True, help="last as-of date")
+    backfill.add_argument("--var", action="append", default=[], metavar="KEY=VALUE", help="as for run")
+    backfill.add_argument("--quiet", action="store_true", help="only warnings and the summaries")
     backfill.set_defaults(func=cmd_backfill)
 
-    publish = sub.add_parser(
-        "publish", help="re-audit the current build and publish it if every check passes"
+    publish = command("publish", "re-audit the current build and publish it if every check passes")
+    publish.add_argument(
+        "--as-of", type=_parse_date, required=True, help="the as-of date of the current build"
     )
-    publish.add_argument("--as-of", type=_parse_date, required=True)
-    publish.add_argument("--quiet", action="store_true")
+    publish.add_argument("--quiet", action="store_true", help="only warnings and the summary")
     publish.set_defaults(func=cmd_publish)
 
-    status = sub.add_parser("status", help="show the last publications")
-    status.add_argument("--limit", type=int, default=10)
+    status = command("status", "show the last publications and held-back runs")
+    status.add_argument("--limit", type=int, default=10, help="how many log entries")
     status.set_defaults(func=cmd_status)
 
-    ui = sub.add_parser("ui", help="open the Dagster UI")
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=3000)
+    ui = command("ui", "open the Dagster UI (webserver and daemon) on this project")
+    ui.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    ui.add_argument("--port", type=int, default=3000, help="port to listen on")
     ui.set_defaults(func=cmd_ui)
     return parser
 
@@ -331,10 +394,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # A run allocates millions of small objects (dbt, Dagster events) on top of a large, long-lived heap of
     # imported modules; the default thresholds trigger a collection every 700 allocations and about ten full
-    # collections per run (about 1.5 s of 18 s at 100k orders). Collections stay on, just less often.
+    # collections per run. Collections stay on, just less often.
     gc.set_threshold(50_000, 20, 100)
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"c360 {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"c360 {args.command}: interrupted", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - never exit 1 (that means "held back") on an unexpected error
+        import traceback
+
+        traceback.print_exc()
+        print(f"\nc360 {args.command} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

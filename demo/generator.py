@@ -27,7 +27,9 @@ Text timestamps are ISO 8601: mostly UTC with ``Z`` or ``+00:00``, some with the
 the as-of date minus two years (00:00:00 UTC) and the as-of date 23:59:59 UTC.
 
 Everything is generated with numpy from ``seed`` (no wall clock) and written with DuckDB, so the same seed, sizes
-and as-of date give byte-identical files (with the same DuckDB version). All work is vectorized: 10 million orders
+and as-of date give byte-identical files (with the same DuckDB version). Each file is written under a hidden
+temporary name, dated the end of the as-of day (23:59:59 UTC, when the demo's exports are "delivered") and then
+renamed into place, so a loader never sees a partial file and finds every file settled. All work is vectorized: 10 million orders
 take well under two minutes on two cores.
 """
 
@@ -336,7 +338,9 @@ def generate_demo_data(
         con.execute("SET enable_progress_bar = false")
         files: list[Path] = []
         files += _write_orders(con, order_data, customers, cal, landing / "orders", report)
-        contact_path, normalized_emails = _write_contacts(con, contacts, customers, landing / "contacts")
+        contact_path, normalized_emails = _write_contacts(
+            con, contacts, customers, landing / "contacts", cal.end_epoch
+        )
         files.append(contact_path)
         report(f"wrote {contact_path.name} ({contacts.n:,} rows)")
         surveys = _make_surveys(
@@ -810,7 +814,7 @@ def _write_orders(
     for (name, kind, _), a, b in zip(plan, bounds[:-1], bounds[1:], strict=True):
         con.register("order_rows", table.slice(a, b - a))
         path = folder / name
-        _copy(con, _order_select(kind, order_width, customer_width), path, _COPY_OPTIONS[kind])
+        _copy(con, _order_select(kind, order_width, customer_width), path, _COPY_OPTIONS[kind], cal.end_epoch)
         con.unregister("order_rows")
         written.append(path)
         report(f"wrote {name} ({b - a:,} rows)")
@@ -1011,7 +1015,7 @@ def _phone_sql() -> str:
 
 
 def _write_contacts(
-    con: duckdb.DuckDBPyConnection, ct: _Contacts, cu: _Customers, folder: Path
+    con: duckdb.DuckDBPyConnection, ct: _Contacts, cu: _Customers, folder: Path, delivered: int
 ) -> tuple[Path, pa.Array]:
     """Write the CRM export (UTF-8 with BOM, ``;``); return its path and the normalized e-mail of each contact."""
     con.execute(_CAP_MACRO)
@@ -1059,7 +1063,14 @@ def _write_contacts(
     """)
     con.unregister("contact_rows")
     path = folder / "contacts_export.csv"
-    _copy(con, "SELECT * FROM contacts_out ORDER BY contact_id", path, _COPY_OPTIONS["csv;"], bom=True)
+    _copy(
+        con,
+        "SELECT * FROM contacts_out ORDER BY contact_id",
+        path,
+        _COPY_OPTIONS["csv;"],
+        delivered,
+        bom=True,
+    )
     emails = con.execute(
         "SELECT lower(trim(email)) AS email FROM contacts_out ORDER BY contact_id"
     ).to_arrow_table()
@@ -1271,7 +1282,7 @@ def _write_surveys(
             FROM survey_rows"""
         con.register("survey_rows", table.slice(a, b - a))
         path = folder / name
-        _copy(con, select, path, _COPY_OPTIONS[kind])
+        _copy(con, select, path, _COPY_OPTIONS[kind], cal.end_epoch)
         con.unregister("survey_rows")
         written.append(path)
         report(f"wrote {name} ({b - a:,} rows)")
@@ -1329,9 +1340,19 @@ def _clean_source_folder(folder: Path, source: str) -> None:
 
 
 def _copy(
-    con: duckdb.DuckDBPyConnection, select: str, path: Path, options: str, *, bom: bool = False
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    path: Path,
+    options: str,
+    delivered: int,
+    *,
+    bom: bool = False,
 ) -> None:
-    """``COPY (select) TO path`` through a hidden temporary file, so readers never see a partial file."""
+    """``COPY (select) TO path`` through a hidden temporary file, so readers never see a partial file.
+
+    The file is dated ``delivered`` (epoch seconds) before it is renamed into place: the demo's files are
+    delivered at the end of the as-of day, and a loader that waits for files to settle finds them settled.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
     target = str(tmp).replace("'", "''")
     con.execute(f"COPY ({select}) TO '{target}' ({options})")
@@ -1342,6 +1363,7 @@ def _copy(
             shutil.copyfileobj(data, out, 1 << 20)
         tmp.unlink()
         tmp = with_bom
+    os.utime(tmp, ns=(delivered * 10**9, delivered * 10**9))
     os.replace(tmp, path)
 
 

@@ -5,6 +5,7 @@ A model's *fingerprint* covers everything its table depends on:
 - the project: `dbt_project.yml` (vars and configs), every macro of the project, the dbt version, the run's `--var`
   overrides, and the values of the environment variables the project reads (hashed, e.g. the PII hash key);
 - the as-of date, only when the model or a project macro it calls refers to it (`as_of`);
+- the version of the state store, only when the model reads stored history (`stored_history`);
 - the fingerprints of its parent models, and for raw sources their row count and newest ingested file.
 
 After every model built by a run, its fingerprint is recorded in the build database. The next run reuses a model
@@ -32,6 +33,11 @@ from typing import Any
 import duckdb
 
 STATE_SCHEMA = "c360_meta"
+# Environment variables the SQL reads through the connection rather than env_var() (the e-mail hash key, handed to
+# DuckDB by warehouse/dbt_duckdb_plugin.py): their values change results as much as the SQL does.
+CONNECTION_ENV = ("C360_PII_HASH_KEY",)
+# Key of the state store's version among the values `fingerprints` gets with the vars (not a dbt var).
+STATE_VERSION_KEY = "c360_state_version"
 STATE_TABLE = f"{STATE_SCHEMA}.dbt_model_state"
 _ENV_VAR = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 _IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", re.MULTILINE)
@@ -72,12 +78,12 @@ def _project_fingerprint(
     macros = _project_macros(manifest_json)
     texts = [project_yml, *(m["macro_sql"] for m in macros.values())]
     texts += [n.get("raw_code") or "" for n in manifest_json["nodes"].values()]
-    env_names = sorted({name for text in texts for name in _ENV_VAR.findall(text)})
+    env_names = sorted({name for text in texts for name in _ENV_VAR.findall(text)} | set(CONNECTION_ENV))
     return _sha(
         manifest_json["metadata"].get("dbt_version"),
         project_yml,
         {uid: m["macro_sql"] for uid, m in sorted(macros.items())},
-        {k: v for k, v in sorted(dbt_vars.items()) if k != "as_of_date"},
+        {k: v for k, v in sorted(dbt_vars.items()) if k not in ("as_of_date", STATE_VERSION_KEY)},
         {name: _sha(os.environ.get(name)) for name in env_names},
     )
 
@@ -94,16 +100,26 @@ def _macro_closure(manifest_json: Mapping[str, Any], macro_ids: list[str]) -> se
     return seen
 
 
-def depends_on_as_of(manifest_json: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    """True when the model's SQL, or a project macro it calls, refers to the as-of date."""
-    if "as_of" in (node.get("raw_code") or ""):
+def _mentions(manifest_json: Mapping[str, Any], node: Mapping[str, Any], token: str) -> bool:
+    """True when the model's SQL, or a project macro it calls, contains `token`."""
+    if token in (node.get("raw_code") or ""):
         return True
     project_macros = _project_macros(manifest_json)
     return any(
-        "as_of" in project_macros[uid]["macro_sql"]
+        token in project_macros[uid]["macro_sql"]
         for uid in _macro_closure(manifest_json, node.get("depends_on", {}).get("macros", []))
         if uid in project_macros
     )
+
+
+def depends_on_as_of(manifest_json: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """True when the model's SQL, or a project macro it calls, refers to the as-of date."""
+    return _mentions(manifest_json, node, "as_of")
+
+
+def depends_on_state(manifest_json: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """True when the model reads the history kept in the state store."""
+    return _mentions(manifest_json, node, "stored_history")
 
 
 def _local_imports(code: str) -> dict[str, str]:
@@ -144,11 +160,16 @@ def _exists(con: duckdb.DuckDBPyConnection, props: Mapping[str, Any]) -> bool:
 
 
 def _source_watermark(con: duckdb.DuckDBPyConnection, props: Mapping[str, Any]) -> Any:
+    """Raw tables are append-only logs: their row count and newest file say whether they changed. Any other
+    source (tables written by a Python step between dbt selections) is fingerprinted by its content."""
     if not _exists(con, props):
         return "missing"
     columns = {r[0] for r in con.sql(f"describe {relation_name(props)}").fetchall()}
-    newest = "max(_file_id)" if "_file_id" in columns else "null"
-    return list(con.sql(f"select count(*), {newest} from {relation_name(props)}").fetchone())
+    if "_file_id" in columns:
+        return list(con.sql(f"select count(*), max(_file_id) from {relation_name(props)}").fetchone())
+    return list(
+        con.sql(f"select count(*), sum(hash(t))::varchar from {relation_name(props)} as t").fetchone()
+    )
 
 
 def fingerprints(
@@ -184,6 +205,7 @@ def fingerprints(
             node.get("config"),
             _local_imports(node.get("raw_code") or "") if node.get("language") == "python" else None,
             dbt_vars.get("as_of_date") if depends_on_as_of(manifest_json, node) else None,
+            dbt_vars.get(STATE_VERSION_KEY) if depends_on_state(manifest_json, node) else None,
             parents,
         )
         return result[uid]

@@ -1,329 +1,290 @@
-"""dbt invoked in-process with a manifest parsed once per process.
+"""dbt inside the run's process, through dbt's programmatic entry point `dbtRunner` (public API only).
 
-dagster-dbt's DbtCliResource starts a dbt subprocess per step, and every change of `--vars` (the as-of date
-changes every day) invalidates dbt's partial parse: together about 10-15 s of fixed cost per run on a small
-machine. Here dbt runs through dbtRunner with the parsed Manifest object cached in memory (parsed without vars, so
-the partial-parse file on disk stays valid across runs); the run's vars apply at compile time. The node results
-are translated into the same Dagster events dagster-dbt would emit: one materialization per model, one asset
-check result per dbt test (error severity blocks, warn severity is recorded).
+Why in-process rather than a dbt subprocess per step (dagster-dbt's DbtCliResource): the run already holds the
+warehouse (the DuckDB file, or the local SparkSession that dbt-spark's `session` method shares), and a
+subprocess would pay dbt's import and parse again. The manifest is parsed once per process, in the background
+while ingestion runs (`start_parsing`), and reused for every invocation of the run (`dbtRunner(manifest=...)`).
+
+The as-of date reaches dbt through the environment variable C360_AS_OF_DATE, which the project reads only at
+execution time (macros/as_of.sql), so a new date never invalidates dbt's partial parse; var overrides given by a
+user do (dbt re-parses the project when --vars change), which costs a few seconds on those runs only.
+
+Node results become the Dagster events dagster-dbt would emit: one materialization per model (row count, column
+schema, preview of the marts) and one asset check result per dbt test; tests that did not run because a model
+failed are reported as not run, never as failed.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import gc
 import json
 import os
-import pickle
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
-from dagster_dbt import DagsterDbtTranslator
-from dagster_dbt.asset_utils import (
-    DAGSTER_DBT_EXCLUDE_METADATA_KEY,
-    DAGSTER_DBT_SELECT_METADATA_KEY,
-    DAGSTER_DBT_SELECTOR_METADATA_KEY,
-    get_asset_check_key_for_test,
-    get_subset_selection_for_context,
-)
 
 from c360.settings import DBT_PROJECT_DIR
-from orchestration import dbt_reuse
-from orchestration.dbt_manifest import MANIFEST, newest_source_mtime
-from warehouse import connect
+
+# The metadata key dagster-dbt puts on every asset check spec it builds from a dbt test.
+UNIQUE_ID_METADATA_KEY = "dagster_dbt/unique_id"
 
 _lock = threading.Lock()
+_parse_thread: threading.Thread | None = None
 _manifest: Any = None
+_parse_error: BaseException | None = None
 
 
-def _base_args() -> list[str]:
+def base_args() -> list[str]:
     return ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
 
 
-def _pickle_path() -> Path:
-    import dbt.version
+def _parse() -> None:
+    global _manifest, _parse_error
+    from dbt.cli.main import dbtRunner
 
-    return MANIFEST.with_name(f"c360_manifest_{dbt.version.__version__}.pickle")
+    try:
+        result = dbtRunner().invoke(["parse", "--quiet", "--no-write-json", *base_args()])
+        if not result.success or result.result is None:
+            raise RuntimeError(f"dbt could not parse the project: {result.exception}")
+        _manifest = result.result
+        # The manifest (about 300,000 objects) lives as long as the process: keep it out of the garbage
+        # collector's scans, which otherwise walk it in every full collection during the build.
+        gc.freeze()
+    except BaseException as exc:  # noqa: BLE001 - re-raised by parsed_manifest() in the caller's thread
+        _parse_error = exc
 
 
-def _manifest_fields(manifest: Any) -> dict[str, Any]:
-    """The public fields of a Manifest. (Manifest.__reduce_ex__ passes its fields positionally and misses one,
-    so a pickled Manifest comes back with shifted lookups; pickling the fields and rebuilding avoids that.)"""
-    return {
-        f.name: getattr(manifest, f.name) for f in dataclasses.fields(manifest) if not f.name.startswith("_")
-    }
+def start_parsing() -> None:
+    """Parse the dbt project in a background thread, once per process (a no-op when started already).
 
-
-def _manifest_from_fields(fields: dict[str, Any]) -> Any:
-    from dbt.contracts.graph.manifest import Manifest
-
-    return Manifest(**fields)
+    Started by the ingestion steps: they spend their time in DuckDB, which releases the GIL, so the parse costs
+    the run little. dbt reads its connection settings (profiles.yml) from the environment, which the run's
+    build-database resource sets before any step.
+    """
+    global _parse_thread
+    with _lock:
+        if _parse_thread is None and _manifest is None:
+            _parse_thread = threading.Thread(target=_parse, name="c360-dbt-parse", daemon=True)
+            _parse_thread.start()
 
 
 def parsed_manifest() -> Any:
-    """The dbt Manifest object, parsed once and kept as a pickle next to manifest.json.
-
-    Loading the pickle takes milliseconds where a parse takes seconds; it is rebuilt whenever a dbt source file
-    is newer than the pickle (the staleness rule of manifest.json) or dbt was upgraded. Builds run with
-    --no-write-json, so they do not rewrite manifest.json; the pickle is compared with the dbt sources, not with
-    that file.
-    """
-    global _manifest
-    with _lock:
-        if _manifest is None:
-            pickled = _pickle_path()
-            fresh = (
-                pickled.exists()
-                and MANIFEST.exists()
-                and min(pickled.stat().st_mtime, MANIFEST.stat().st_mtime) >= newest_source_mtime()
-            )
-            if fresh:
-                try:
-                    _manifest = _manifest_from_fields(pickle.loads(pickled.read_bytes()))
-                except Exception:  # noqa: BLE001 - a bad cache is rebuilt below
-                    _manifest = None
-            if _manifest is None:
-                from dbt.cli.main import dbtRunner
-
-                result = dbtRunner().invoke(["parse", "--quiet", *_base_args()])
-                if not result.success or result.result is None:
-                    raise RuntimeError(f"dbt parse failed: {result.exception}")
-                _manifest = result.result
-                tmp = pickled.with_suffix(".tmp")
-                tmp.write_bytes(pickle.dumps(_manifest_fields(_manifest)))
-                os.replace(tmp, pickled)
-            # The manifest (about 300,000 objects) lives as long as the process: keep it out of the garbage
-            # collector's scans, which otherwise walk it in every full collection during the build (1 s of a
-            # 13 s run at 100k orders) and in release_duckdb's.
-            gc.freeze()
-        return _manifest
+    """The dbt Manifest of this process (parsed here if the background parse was not started)."""
+    start_parsing()
+    assert _parse_thread is not None or _manifest is not None
+    if _parse_thread is not None:
+        _parse_thread.join()
+    if _manifest is None:
+        raise RuntimeError(f"dbt could not parse the project: {_parse_error}") from _parse_error
+    return _manifest
 
 
 def release_duckdb() -> None:
-    """Close dbt-duckdb's process-wide database handle so this process no longer holds the file lock.
-
-    dbt-duckdb keeps one DuckDB instance per process and does not always close it after an in-process invocation;
-    another process (a second run waiting for the pool slot, a BI tool on the build file) would get a lock error.
-    """
+    """Let go of dbt-duckdb's process-wide database handle, so no file lock outlives the dbt invocation."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
-    env = DuckDBConnectionManager._ENV
-    conn = getattr(env, "conn", None)
-    if conn is not None:
-        conn.close()
-        env.conn = None
-        env.handle_count = 0
     DuckDBConnectionManager.close_all_connections()
     gc.collect()
 
 
-def _materializations(
-    built: list[tuple[Mapping[str, Any], float]],
-    con: duckdb.DuckDBPyConnection,
-    asset_key_for,
-    reused: Mapping[str, Mapping[str, Any]],
-) -> Iterator[dg.MaterializeResult]:
-    """One materialization per built or reused model with what a data engineer looks at first in the UI: row
-    count, column schema and (for the marts BI tools read) a five-row preview."""
-    for props, seconds in built:
-        relation = dbt_reuse.relation_name(props)
-        rows = con.sql(f"select count(*) from {relation}").fetchone()[0]
-        described = con.sql(f"describe {relation}").fetchall()
-        columns = props.get("columns", {})
-        schema = dg.TableSchema(
-            columns=[
-                dg.TableColumn(name, str(dtype), description=(columns.get(name) or {}).get("description"))
-                for name, dtype, *_ in described
-            ]
-        )
-        metadata = {
-            "dagster/row_count": dg.MetadataValue.int(rows),
-            "dagster/column_schema": dg.MetadataValue.table_schema(schema),
-            "execution_seconds": dg.MetadataValue.float(round(seconds, 3)),
-        }
-        if props["fqn"][1] == "marts":
-            preview = con.sql(f"select * from {relation} limit 5").fetchall()
-            header = [name for name, *_ in described]
-            metadata["preview"] = dg.MetadataValue.md(
-                "| "
-                + " | ".join(header)
-                + " |\n|"
-                + "---|" * len(header)
-                + "\n"
-                + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in preview)
-            )
-        state = reused.get(props["unique_id"])
-        if state is not None:
-            metadata["c360/reused"] = dg.MetadataValue.text(
-                f"not rebuilt: inputs unchanged since run {state['run_id']} (as-of {state['as_of_date']})"
-            )
-        yield dg.MaterializeResult(asset_key=asset_key_for(props), metadata=metadata)
+@contextlib.contextmanager
+def as_of_environment(as_of: str) -> Iterator[None]:
+    """C360_AS_OF_DATE for the duration of one dbt invocation (read by macros/as_of.sql at execution)."""
+    previous = os.environ.get("C360_AS_OF_DATE")
+    os.environ["C360_AS_OF_DATE"] = as_of
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("C360_AS_OF_DATE", None)
+        else:
+            os.environ["C360_AS_OF_DATE"] = previous
 
 
-def _selection(context: dg.AssetExecutionContext, manifest_json: Mapping[str, Any], translator) -> list[str]:
-    tags = context.op_execution_context.op.tags
-    args, indirect = get_subset_selection_for_context(
-        context=context,
-        manifest=manifest_json,
-        select=tags.get(DAGSTER_DBT_SELECT_METADATA_KEY),
-        exclude=tags.get(DAGSTER_DBT_EXCLUDE_METADATA_KEY),
-        selector=tags.get(DAGSTER_DBT_SELECTOR_METADATA_KEY),
-        dagster_dbt_translator=translator,
-        current_dbt_indirect_selection_env=os.getenv("DBT_INDIRECT_SELECTION"),
-    )
-    if indirect:
-        os.environ["DBT_INDIRECT_SELECTION"] = indirect
-    return args
+@dataclass
+class NodeOutcome:
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str  # success | error | pass | fail | warn | skipped | ...
+    message: str | None
+    seconds: float
+    failures: int | None
 
 
-def _is_whole_project(context: dg.AssetExecutionContext) -> bool:
-    assets_def = context.assets_def
-    return (
-        assets_def.keys_by_output_name == assets_def.node_keys_by_output_name
-        and assets_def.check_specs_by_output_name == assets_def.node_check_specs_by_output_name
-    )
+@dataclass
+class BuildResult:
+    """What one `dbt build` did, in node order."""
+
+    nodes: list[NodeOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None  # dbt could not run at all
+
+    def models(self, *statuses: str) -> list[NodeOutcome]:
+        return [
+            n for n in self.nodes if n.resource_type == "model" and (not statuses or n.status in statuses)
+        ]
+
+    @property
+    def failed_models(self) -> list[NodeOutcome]:
+        return [n for n in self.models() if n.status not in ("success",)]
 
 
-def _selected_models(
-    context: dg.AssetExecutionContext, manifest_json: Mapping[str, Any], asset_key_for
-) -> list[str]:
-    selected = set(context.selected_asset_keys)
-    return [
-        uid
-        for uid, props in manifest_json["nodes"].items()
-        if props["resource_type"] == "model" and asset_key_for(props) in selected
-    ]
-
-
-def run_dbt_build(
-    context: dg.AssetExecutionContext,
+def invoke_build(
     *,
-    dbt_vars: Mapping[str, Any],
-    manifest_json: Mapping[str, Any],
-    translator: DagsterDbtTranslator,
-    asset_key_for: Callable[[Mapping[str, Any]], dg.AssetKey],
-    build_db: Path,
+    select: Sequence[str],
+    exclude: Sequence[str] = (),
+    indirect_selection: str | None = None,
+    vars_override: Mapping[str, Any] | None = None,
     full_refresh: bool = False,
-) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """`dbt build` of the selected models and tests; yields Dagster events; raises if a model failed."""
+    as_of: str,
+    log: Any = None,
+    expected_models: int | None = None,
+) -> BuildResult:
+    """`dbt build` of `select` minus `exclude` with the run's as-of date; unit tests are left to the test suite."""
     from dbt.cli.main import dbtRunner
 
+    total_models = 0
+    finished = {"models": 0}
+
     def on_event(event) -> None:
-        # progress per model, and every test that did not pass (passing tests are summarized at the end)
-        if event.info.name == "NodeFinished":
-            node = event.data.node_info
-            if node.resource_type == "model" or node.node_status not in ("pass", "success"):
-                context.log.info(f"dbt {node.resource_type} {node.node_name}: {node.node_status}")
+        if log is None or event.info.name != "NodeFinished":
+            return
+        node = event.data.node_info
+        if node.resource_type == "model":
+            finished["models"] += 1
+            counter = f"[{finished['models']}/{total_models}] " if total_models else ""
+            log(f"dbt {counter}model {node.node_name}: {node.node_status}")
+        elif node.node_status not in ("pass", "success", "skipped"):
+            log(f"dbt test {node.node_name}: {node.node_status}")
 
-    selection = _selection(context, manifest_json, translator)
-    models = _selected_models(context, manifest_json, asset_key_for)
-    # reuse only on a whole-project run: a subset picked in the UI is rebuilt as asked
-    whole_project = _is_whole_project(context) and not {"--exclude", "--selector"} & set(selection)
-    allow_reuse = whole_project and not full_refresh and dbt_reuse.reuse_enabled()
-    con = connect(build_db, read_only=False)
-    try:
-        reuse = dbt_reuse.plan(
-            con,
-            manifest_json,
-            dbt_vars,
-            (DBT_PROJECT_DIR / "dbt_project.yml").read_text(),
-            candidates=models if allow_reuse else [],
-        )
-        # forget what is about to be rebuilt, so an interrupted build is never mistaken for a finished one
-        dbt_reuse.forget(con, [m for m in models if m not in reuse.reused])
-    finally:
-        con.close()
-    if reuse.reused:
-        context.log.info(
-            f"dbt: reusing {len(reuse.reused)} models whose inputs are unchanged (their tests still run): "
-            + ", ".join(reuse.reused_names)
-        )
-        # the tests of the reused models stay selected: `fqn:*` selects them directly, and indirect selection
-        # is off so that excluding a model does not exclude its tests
-        selection = [*selection, "--exclude", *reuse.reused_names, "--indirect-selection", "empty"]
-
-    args = [
-        "build",
-        *selection,
-        "--vars",
-        json.dumps(dict(dbt_vars)),
-        "--exclude-resource-type",
-        "unit_test",
-        "--log-level",
-        "warn",
-        "--no-write-json",  # results go to Dagster; manifest.json stays the parsed one Dagster loaded
-        *(["--full-refresh"] if full_refresh else []),
-        *_base_args(),
-    ]
-    context.log.info("dbt " + " ".join(args[: args.index("--project-dir")]))
-    try:
-        result = dbtRunner(manifest=parsed_manifest(), callbacks=[on_event]).invoke(args)
-    finally:
-        release_duckdb()
+    args = ["build", "--select", *select]
+    if exclude:
+        args += ["--exclude", *exclude]
+    if indirect_selection:
+        args += ["--indirect-selection", indirect_selection]
+    if vars_override:
+        args += ["--vars", json.dumps(dict(vars_override), sort_keys=True)]
+    args += ["--exclude-resource-type", "unit_test", "--log-level", "warn", "--no-write-json"]
+    if full_refresh:
+        args.append("--full-refresh")
+    manifest = parsed_manifest()
+    total_models = expected_models or 0
+    started = time.monotonic()
+    with as_of_environment(as_of):
+        try:
+            result = dbtRunner(manifest=manifest, callbacks=[on_event]).invoke([*args, *base_args()])
+        finally:
+            release_duckdb()
+    outcome = BuildResult(seconds=time.monotonic() - started)
     if result.result is None:
-        raise dg.Failure(description=f"dbt build could not start: {result.exception}")
-
-    statuses = [str(r.status).lower() for r in result.result.results]
-    context.log.info(
-        f"dbt build finished in {result.result.elapsed_time:.1f} s: "
-        + ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
-    )
-    failed_models: list[str] = []
-    failed_ids: list[str] = []
-    built: list[tuple[Mapping[str, Any], float]] = []
+        outcome.error = str(result.exception)
+        return outcome
     for node_result in result.result.results:
         node = node_result.node
-        status = str(node_result.status).lower()
-        props = manifest_json["nodes"].get(node.unique_id)
-        if props is None:
-            continue
-        if node.resource_type == "model":
-            if status == "success":
-                built.append((props, node_result.execution_time))
-            else:
-                failed_models.append(f"{node.name}: {status} - {node_result.message}")
-                failed_ids.append(node.unique_id)
-        elif node.resource_type == "test":
-            check_key = get_asset_check_key_for_test(manifest_json, translator, node.unique_id, None)
-            if check_key is None:
-                continue
-            severity = str(getattr(node.config, "severity", "error")).lower()
-            failures = node_result.failures
-            yield dg.AssetCheckResult(
-                asset_key=check_key.asset_key,
-                check_name=check_key.name,
-                passed=status == "pass",
-                severity=dg.AssetCheckSeverity.ERROR if severity == "error" else dg.AssetCheckSeverity.WARN,
-                description=None if status == "pass" else f"dbt test {status}: {node_result.message}",
-                metadata={
-                    "observed": dg.MetadataValue.text(
-                        f"{failures} failing rows" if failures is not None else status
-                    ),
-                    "expected": dg.MetadataValue.text("0 failing rows"),
-                    "dbt_status": dg.MetadataValue.text(status),
-                },
+        outcome.nodes.append(
+            NodeOutcome(
+                unique_id=node.unique_id,
+                name=node.name,
+                resource_type=str(node.resource_type),
+                status=str(node_result.status).lower(),
+                message=node_result.message,
+                seconds=float(node_result.execution_time or 0.0),
+                failures=node_result.failures,
             )
-    built_ids = [props["unique_id"] for props, _ in built]
-    con = connect(build_db, read_only=False)
-    try:
-        dbt_reuse.forget(con, failed_ids)
-        dbt_reuse.record(
-            con, manifest_json, reuse, built_ids, run_id=context.run.run_id, as_of=dbt_vars.get("as_of_date")
         )
-        seconds = {props["unique_id"]: t for props, t in built} | dict.fromkeys(reuse.reused, 0.0)
-        ordered = [
-            (manifest_json["nodes"][uid], seconds[uid])
-            for uid in dbt_reuse.topological(manifest_json, list(seconds))
-        ]
-        yield from _materializations(ordered, con, asset_key_for, reuse.reused)
-    finally:
-        con.close()
-    if failed_models:
-        raise dg.Failure(
-            description="dbt models failed to build:\n" + "\n".join(failed_models),
-            metadata={"failed_models": dg.MetadataValue.json(failed_models)},
+    return outcome
+
+
+def check_keys_by_test(assets_def: dg.AssetsDefinition) -> dict[str, dg.AssetCheckKey]:
+    """dbt test unique_id -> the Dagster check key dagster-dbt gave it (from the public check specs)."""
+    keys = {}
+    for spec in assets_def.check_specs:
+        unique_id = (spec.metadata or {}).get(UNIQUE_ID_METADATA_KEY)
+        if unique_id:
+            keys[unique_id] = spec.key
+    return keys
+
+
+def check_results(
+    build: BuildResult,
+    manifest_json: Mapping[str, Any],
+    keys_by_test: Mapping[str, dg.AssetCheckKey],
+    selected: set[dg.AssetCheckKey],
+) -> Iterator[dg.AssetCheckResult]:
+    """One asset check result per dbt test that ran (skipped tests did not run: no result, see not_run_tests)."""
+    for node in build.nodes:
+        key = keys_by_test.get(node.unique_id)
+        if key is None or key not in selected or node.status == "skipped":
+            continue
+        props = manifest_json["nodes"].get(node.unique_id, {})
+        severity = str((props.get("config") or {}).get("severity") or "error").lower()
+        passed = node.status == "pass"
+        yield dg.AssetCheckResult(
+            asset_key=key.asset_key,
+            check_name=key.name,
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR if severity == "error" else dg.AssetCheckSeverity.WARN,
+            description=None if passed else f"dbt test {node.status}: {node.message}",
+            metadata={
+                "observed": dg.MetadataValue.text(
+                    f"{node.failures} failing rows" if node.failures is not None else node.status
+                ),
+                "expected": dg.MetadataValue.text("0 failing rows"),
+                "dbt_status": dg.MetadataValue.text(node.status),
+            },
         )
+
+
+def not_run_tests(build: BuildResult, keys_by_test: Mapping[str, dg.AssetCheckKey]) -> list[str]:
+    """Checks that dbt skipped because a model they test (or one upstream) failed."""
+    return sorted(
+        keys_by_test[n.unique_id].name
+        for n in build.nodes
+        if n.status == "skipped" and n.unique_id in keys_by_test
+    )
+
+
+def relation_name(props: Mapping[str, Any]) -> str:
+    """The quoted schema.table of a model or source from its manifest entry."""
+    table = props.get("alias") or props.get("identifier") or props["name"]
+    return f'"{props["schema"]}"."{table}"'
+
+
+def manifest_path() -> Path:
+    return DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+def _newest_source_mtime() -> float:
+    newest = 0.0
+    for pattern in ("dbt_project.yml", "profiles.yml", "models/**/*", "macros/**/*", "tests/**/*"):
+        for path in DBT_PROJECT_DIR.glob(pattern):
+            if path.is_file():
+                newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def prepare_manifest(force: bool = False) -> Path:
+    """Write target/manifest.json (what Dagster builds its asset graph from) with `dbt parse` when it is missing or
+    older than a dbt source file. The dbt next to this Python is used, so no activated virtualenv is needed."""
+    path = manifest_path()
+    if force or not path.exists() or path.stat().st_mtime < _newest_source_mtime():
+        dbt = Path(sys.executable).with_name("dbt")
+        completed = subprocess.run(
+            [str(dbt), "parse", "--quiet", *base_args()], cwd=DBT_PROJECT_DIR, capture_output=True, text=True
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(
+                "dbt parse failed; fix the dbt project and retry:\n"
+                + (completed.stdout + completed.stderr)[-4000:]
+            )
+        path.touch()
+    return path

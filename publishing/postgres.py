@@ -59,10 +59,11 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import psycopg
@@ -256,6 +257,7 @@ def _load_table(
     table: str,
     path: Path,
     batch_rows: int,
+    spec: Any = None,
 ) -> int:
     columns = _parquet_columns(duck, path)
     target = sql.Identifier(staging, table)
@@ -286,8 +288,30 @@ def _load_table(
         raise PostgresPublicationError(
             f"table {table}: COPY loaded {loaded} rows, the Parquet file has {expected}"
         )
+    if spec is not None:
+        _document(conn, target, spec, {c.name for c in columns})
     conn.execute(sql.SQL("analyze {}").format(target))
     return loaded
+
+
+def _document(conn: psycopg.Connection, target: sql.Identifier, spec: Any, columns: set[str]) -> None:
+    """Table and column comments from the dbt YAML (BI tools show them) and the primary key the dbt tests
+    declare (unique and not null)."""
+    if spec.description:
+        conn.execute(sql.SQL("comment on table {} is {}").format(target, sql.Literal(spec.description)))
+    for column, text in spec.columns.items():
+        if text and column in columns:
+            conn.execute(
+                sql.SQL("comment on column {}.{} is {}").format(
+                    target, sql.Identifier(column), sql.Literal(text)
+                )
+            )
+    if spec.primary_key and set(spec.primary_key) <= columns:
+        conn.execute(
+            sql.SQL("alter table {} add primary key ({})").format(
+                target, sql.SQL(", ").join(sql.Identifier(c) for c in spec.primary_key)
+            )
+        )
 
 
 def _dependent_objects(conn: psycopg.Connection, schema: str) -> list[str]:
@@ -426,6 +450,7 @@ def publish_to_postgres(
     run_id: str,
     swap_timeout: float = 300.0,
     batch_rows: int = BATCH_ROWS,
+    specs: Sequence[Any] = (),
 ) -> dict[str, int]:
     """Load ``parquet_dir/<table>.parquet`` for every table into a staging schema and swap it in as
     ``settings.postgres_schema`` in one transaction; grant the read-only role. Returns rows per table.
@@ -450,6 +475,7 @@ def publish_to_postgres(
             f"cannot publish to PostgreSQL: no Parquet file for table(s) {', '.join(missing)} in {parquet_dir}"
         )
     password = _password(dsn)
+    by_name = {spec.name: spec for spec in specs}
     started = time.monotonic()
     log.info("publishing %d tables to PostgreSQL %s, schema %s", len(tables), safe_target(dsn), schema)
 
@@ -470,7 +496,13 @@ def publish_to_postgres(
                     conn.execute(sql.SQL("create schema {}").format(sql.Identifier(staging)))
                     for table in tables:
                         row_counts[table] = _load_table(
-                            conn, duck, staging, table, parquet_dir / f"{table}.parquet", batch_rows
+                            conn,
+                            duck,
+                            staging,
+                            table,
+                            parquet_dir / f"{table}.parquet",
+                            batch_rows,
+                            spec=by_name.get(table),
                         )
                         log.info("loaded %s.%s: %d rows", staging, table, row_counts[table])
                     table = None

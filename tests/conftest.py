@@ -16,9 +16,9 @@ os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest() -> Path:
-    from orchestration.dbt_manifest import ensure_manifest
+    from orchestration.dbt_runner import prepare_manifest
 
-    return ensure_manifest()
+    return prepare_manifest()
 
 
 @pytest.fixture
@@ -27,8 +27,9 @@ def c360_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "c360"
     monkeypatch.setenv("C360_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    for name in ("C360_BUILD_DB", "C360_PUBLISHED_DB", "C360_ALERT_LOG", "C360_PG_DSN"):
+    for name in ("C360_BUILD_DB", "C360_PUBLISHED_DB", "C360_ALERT_LOG", "C360_PG_DSN", "C360_PII_HASH_KEY"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("C360_LANDING_SETTLE_SECONDS", "0")  # tests write files and run at once
     return home
 
 
@@ -37,8 +38,8 @@ def fresh_python() -> Callable[[str], subprocess.CompletedProcess[str]]:
     """Runs Python code in a new interpreter, for what this test session may already have imported or loaded,
     with Python's default warning filters (as the CLI runs); returns the completed process."""
 
-    def run(code: str) -> subprocess.CompletedProcess[str]:
+    def run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
 
     return run

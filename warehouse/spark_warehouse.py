@@ -83,7 +83,20 @@ def spark_session(home: Path | None = None) -> SparkSession:
     )
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(os.environ.get("C360_SPARK_LOG_LEVEL", "ERROR"))
+    set_pii_hash_key(session)
     return session
+
+
+def set_pii_hash_key(session: SparkSession) -> None:
+    """The e-mail hash key as the session variable the SQL reads (macros/cross_db.sql, pii_hash_key), bound as a
+    parameter: never part of a SQL text, so never in dbt's target/ folder or Spark's logs. dbt-spark's session
+    method uses this same session (getOrCreate), so it sees the variable."""
+    from c360.settings import DEMO_PII_KEY
+
+    session.sql("declare or replace variable c360_pii_hash_key string")
+    session.sql(
+        "set var c360_pii_hash_key = :key", args={"key": os.environ.get("C360_PII_HASH_KEY") or DEMO_PII_KEY}
+    )
 
 
 class SparkWarehouse:

@@ -1,6 +1,14 @@
-{#- The run's as-of date (SPEC 3). The only notion of "today" any model may use. -#}
+{#- The run's as-of date: the only notion of "today" any model may use.
+
+    It comes from the environment variable C360_AS_OF_DATE (set by c360 for each run), falling back to the var
+    as_of_date when dbt is run by hand. It is read only when dbt executes (`execute`), never while parsing, so a
+    new date does not invalidate dbt's partial parse: every model would otherwise be re-parsed each day. -#}
 {% macro as_of_date() -%}
-    cast('{{ var("as_of_date") }}' as date)
+    {%- if execute -%}
+        cast('{{ env_var("C360_AS_OF_DATE", var("as_of_date")) }}' as date)
+    {%- else -%}
+        cast('{{ var("as_of_date") }}' as date)
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Whole days from `earlier` to the as-of date (positive when `earlier` is in the past). -#}

@@ -161,6 +161,23 @@
     encode(sha256(convert_to({{ expression }}, 'UTF8')), 'hex')
 {%- endmacro %}
 
+{#- The e-mail hash key as a SQL expression that reads it from the session, never the key itself (macros/pii.sql). -#}
+{% macro pii_hash_key() -%}
+    {{ return(adapter.dispatch('pii_hash_key', 'c360')()) }}
+{%- endmacro %}
+
+{% macro default__pii_hash_key() -%}
+    getvariable('c360_pii_hash_key')
+{%- endmacro %}
+
+{% macro spark__pii_hash_key() -%}
+    session.c360_pii_hash_key
+{%- endmacro %}
+
+{% macro postgres__pii_hash_key() -%}
+    current_setting('c360.pii_hash_key')
+{%- endmacro %}
+
 
 {#- ------------------------------------------------------------------------------------------------ arrays -#}
 

@@ -9,10 +9,13 @@
 {%- endmacro %}
 
 {#- Stable keyed hash (SHA-256 of key || ':' || value, lower-case hex) for joining without exposing the value.
-    The key comes from the environment (C360_PII_HASH_KEY); the default is for demo data only. -#}
+    The key (C360_PII_HASH_KEY) is handed to the engine as a session value when c360 connects and is never
+    rendered into SQL, so it cannot land in dbt's target/ folder or logs: DuckDB gets a variable from the
+    dbt-duckdb plugin (warehouse/dbt_duckdb_plugin.py), Spark a session variable (warehouse/spark_warehouse.py),
+    PostgreSQL reads the setting c360.pii_hash_key (set for the dbt role by the DBA, docs/engines.md). -#}
 {% macro pii_hash(column) -%}
     case when {{ column }} is not null
-        then {{ c360.sha256_hex("'" ~ env_var("C360_PII_HASH_KEY", "c360-demo-key-change-me") ~ "' || ':' || " ~ column) }} end
+        then {{ c360.sha256_hex(c360.pii_hash_key() ~ " || ':' || " ~ column) }} end
 {%- endmacro %}
 
 {#- j***@example.com -#}

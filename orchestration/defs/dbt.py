@@ -2,28 +2,81 @@
 
 import functools
 import json
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtProject,
-    dbt_assets,
-)
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
 
+from c360.dbt_vars import VarError, check_vars
 from c360.settings import DBT_PROJECT_DIR
-from orchestration.dbt_runner import run_dbt_build
-from orchestration.defs.resources import BUILD_DB_POOL, DAILY, ONE_DAY_PER_RUN, C360Settings
+from orchestration import dbt_reuse
+from orchestration.dbt_runner import (
+    BuildResult,
+    check_keys_by_test,
+    check_results,
+    invoke_build,
+    manifest_path,
+    not_run_tests,
+    relation_name,
+)
+from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase
+from publishing import state as state_store
+from publishing import versions
+from warehouse import connect
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
+_GROUPS = {"staging": "dbt_staging", "intermediate": "dbt_intermediate"}
+
+# How a dbt generic test reads in the UI, by test name: {column} and the test's own arguments are filled in.
+_TEST_PHRASES = {
+    "unique": "{column} is unique",
+    "not_null": "{column} is never null",
+    "accepted_values": "{column} is one of {values}",
+    "relationships": "{column} refers to an existing row of {to}",
+    "between": "{column} is between {min_value} and {max_value}",
+    "expression_is_true": "every row satisfies: {expression}",
+    "unique_combination": "the combination {columns} is unique",
+    "row_count_matches": "one row per row of {compare_model}",
+    "has_fx_rate": "every {column} has an exchange rate to the reporting currency",
+}
+
+
+def dbt_project() -> DbtProject:
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.prepare_if_dev()  # `dagster dev` re-parses a changed project; elsewhere c360 prepares the manifest
+    return project
+
+
+def describe_test(props: Mapping[str, Any]) -> str:
+    """A sentence for a dbt test: its YAML description, else one built from the generic test and its arguments."""
+    if props.get("description"):
+        return props["description"]
+    metadata = props.get("test_metadata") or {}
+    name = metadata.get("name") or props.get("name", "test")
+    kwargs = {k: v for k, v in (metadata.get("kwargs") or {}).items() if not str(k).startswith("model")}
+    column = props.get("column_name") or kwargs.get("column_name") or "the row"
+    phrase = _TEST_PHRASES.get(name)
+    if phrase:
+        try:
+            return phrase.format(column=column, **{k: _short(v) for k, v in kwargs.items()})
+        except (KeyError, IndexError):
+            pass
+    return f"dbt test {name} on {column}"
+
+
+def _short(value: Any) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    text = text.replace("{{ ", "").replace(" }}", "").replace("get_where_subquery(", "").rstrip(")")
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 class C360DbtTranslator(DagsterDbtTranslator):
-    """Asset key = model name (the published table name); group = the model's folder (staging, intermediate, marts)."""
+    """Asset key = model name (the table name); group = the model's folder; checks belong to the daily partition
+    and say in words what they check."""
+
+    def __init__(self, partitions_def: dg.PartitionsDefinition | None = None) -> None:
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+        self._partitions_def = partitions_def
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "model":
@@ -33,46 +86,253 @@ class C360DbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
         if dbt_resource_props["resource_type"] == "model" and len(fqn) > 2:
-            return {"staging": "dbt_staging", "intermediate": "dbt_intermediate"}.get(fqn[1], "marts")
+            return _GROUPS.get(fqn[1], "marts")
         return super().get_group_name(dbt_resource_props)
+
+    def get_asset_check_spec(
+        self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        return dg.AssetCheckSpec(
+            name=spec.name,
+            asset=spec.asset_key,
+            description=describe_test(manifest["nodes"][unique_id]),
+            additional_deps=spec.additional_deps,
+            blocking=spec.blocking,
+            metadata=spec.metadata,
+            partitions_def=self._partitions_def,
+        )
 
 
 class DbtRunConfig(dg.Config):
-    """Extra dbt vars for this run, as a JSON object, e.g. {"churn_after_days": 120}; full_refresh rebuilds the
-    incremental staging models from all raw data (history models are protected with full_refresh=false)."""
+    """Var overrides for this run as a JSON object, e.g. {"churn_after_days": 120} (checked against their declared
+    types and ranges); full_refresh rebuilds the incremental staging models from all raw data."""
 
     vars_json: str = "{}"
     full_refresh: bool = False
 
 
-TRANSLATOR = C360DbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
-
-
 @functools.cache
-def _manifest_json() -> dict:
-    return json.loads(Path(dbt_project.manifest_path).read_text())
+def manifest_json() -> dict[str, Any]:
+    return json.loads(manifest_path().read_text())
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=TRANSLATOR,
-    partitions_def=DAILY,
-    backfill_policy=ONE_DAY_PER_RUN,
-    pool=BUILD_DB_POOL,
-)
-def c360_dbt_models(context: dg.AssetExecutionContext, c360: C360Settings, config: DbtRunConfig):
-    settings = c360.get()  # also exports C360_HOME / C360_BUILD_DB, which profiles.yml reads
-    dbt_vars = {**json.loads(config.vars_json or "{}"), "as_of_date": context.partition_key}
-    yield from run_dbt_build(
-        context,
-        dbt_vars=dbt_vars,
-        manifest_json=_manifest_json(),
-        translator=TRANSLATOR,
-        asset_key_for=TRANSLATOR.get_asset_key,
-        build_db=settings.build_db,
-        full_refresh=config.full_refresh,
+def build_dbt_assets(
+    partitions_def: dg.PartitionsDefinition,
+    *,
+    name: str = "c360_dbt_models",
+    select: str = "fqn:*",
+    exclude: str | None = None,
+) -> dg.AssetsDefinition:
+    """One dbt multi-asset over `select` minus `exclude`; every partition (as-of date) is one `dbt build`."""
+    translator = C360DbtTranslator(partitions_def)
+    project = dbt_project()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        name=name,
+        select=select,
+        exclude=exclude,
+        dagster_dbt_translator=translator,
+        partitions_def=partitions_def,
+        backfill_policy=ONE_DAY_PER_RUN,
     )
+    def _dbt_models(context: dg.AssetExecutionContext, build_db: BuildDatabase, config: DbtRunConfig):
+        try:
+            overrides = check_vars(json.loads(config.vars_json or "{}"))
+        except (VarError, ValueError) as exc:
+            raise dg.Failure(description=f"invalid dbt vars: {exc}") from None
+        yield from _build(
+            context,
+            build_db,
+            translator,
+            overrides=overrides,
+            full_refresh=config.full_refresh,
+            whole_select=[select],
+            whole_exclude=[exclude] if exclude else [],
+            everything=everything,
+        )
+
+    # what the asset covers before any subsetting (a run of all of it may use dbt's own selection and reuse)
+    everything = (frozenset(_dbt_models.keys), frozenset(_dbt_models.check_keys))
+    return _dbt_models
 
 
-defs = dg.Definitions(assets=[c360_dbt_models])
+def _build(
+    context: dg.AssetExecutionContext,
+    build_db: BuildDatabase,
+    translator: C360DbtTranslator,
+    *,
+    overrides: Mapping[str, Any],
+    full_refresh: bool,
+    whole_select: Sequence[str],
+    whole_exclude: Sequence[str],
+    everything: tuple[frozenset, frozenset],
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    settings = build_db.settings
+    manifest = manifest_json()
+    assets_def = context.assets_def
+    keys_by_test = check_keys_by_test(assets_def)
+    selected_assets = set(context.selected_asset_keys)
+    selected_checks = set(context.selected_asset_check_keys)
+    models = {
+        uid: props
+        for uid, props in manifest["nodes"].items()
+        if props["resource_type"] == "model" and translator.get_asset_key(props) in selected_assets
+    }
+    whole = selected_assets == everything[0] and selected_checks == everything[1]
+    if whole:
+        select, exclude, indirect = list(whole_select), list(whole_exclude), None
+    else:  # a subset (picked in the UI, or the audit-publish job's checks): exactly the chosen models and checks
+        tests = [uid.split(".")[2] for uid, key in keys_by_test.items() if key in selected_checks]
+        select = sorted(props["name"] for props in models.values()) + sorted(tests)
+        exclude, indirect = [], "empty"
+        if not select:
+            context.log.info("dbt: nothing selected")
+            return
+    as_of = context.partition_key
+    version = versions.current(settings)
+    dbt_vars = {
+        **overrides,
+        "as_of_date": as_of,
+        dbt_reuse.STATE_VERSION_KEY: version.name if version else None,
+    }
+    allow_reuse = whole and not full_refresh and settings.dbt_reuse
+    con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
+    try:
+        stored = state_store.register(con, version, state_store.state_tables(manifest))
+        if any(stored.values()):
+            context.log.info(
+                "history of earlier publications from the state store ("
+                + ", ".join(f"{table}: {n} as-of dates" for table, n in stored.items())
+                + f", version {version.name})"
+            )
+        reuse = dbt_reuse.plan(
+            con,
+            manifest,
+            dbt_vars,
+            (DBT_PROJECT_DIR / "dbt_project.yml").read_text(),
+            candidates=list(models) if allow_reuse else [],
+        )
+        # forget what is about to be rebuilt, so an interrupted build is never mistaken for a finished one
+        dbt_reuse.forget(con, [m for m in models if m not in reuse.reused])
+    finally:
+        con.close()
+    if reuse.reused:
+        context.log.info(
+            f"dbt: reusing {len(reuse.reused)} models whose inputs are unchanged (their tests still run): "
+            + ", ".join(reuse.reused_names)
+        )
+        # the tests of reused models stay selected: indirect selection is off so excluding a model keeps its tests
+        exclude = [*exclude, *reuse.reused_names]
+        indirect = "empty"
+    context.log.info(
+        f"dbt build --select {' '.join(select)}" + (f" --exclude {' '.join(exclude)}" if exclude else "")
+    )
+    build = invoke_build(
+        select=select,
+        exclude=exclude,
+        indirect_selection=indirect,
+        vars_override=overrides,
+        full_refresh=full_refresh,
+        as_of=as_of,
+        log=context.log.info,
+        expected_models=len(models) - len(reuse.reused),
+    )
+    if build.error is not None:
+        raise dg.Failure(description=f"dbt could not run: {build.error}")
+    statuses = [n.status for n in build.nodes]
+    context.log.info(
+        f"dbt build finished in {build.seconds:.1f} s: "
+        + ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
+    )
+    yield from check_results(build, manifest, keys_by_test, selected_checks)
+    yield from _record_and_materialize(context, settings, manifest, translator, build, reuse)
+    if build.failed_models:
+        _raise_model_failure(build, keys_by_test)
+
+
+def _record_and_materialize(context, settings, manifest, translator, build: BuildResult, reuse):
+    built = {n.unique_id: n.seconds for n in build.models("success")}
+    failed = [n.unique_id for n in build.failed_models]
+    con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
+    try:
+        dbt_reuse.forget(con, failed)
+        dbt_reuse.record(
+            con, manifest, reuse, list(built), run_id=context.run.run_id, as_of=context.partition_key
+        )
+        seconds = built | dict.fromkeys(reuse.reused, 0.0)
+        for uid in dbt_reuse.topological(manifest, list(seconds)):
+            props = manifest["nodes"][uid]
+            yield dg.MaterializeResult(
+                asset_key=translator.get_asset_key(props),
+                metadata=_metadata(con, props, seconds[uid], reuse.reused.get(uid)),
+            )
+    finally:
+        con.close()
+
+
+def _metadata(con, props: Mapping[str, Any], seconds: float, reused: Mapping[str, Any] | None) -> dict:
+    """What a data engineer looks at first in the UI: row count, column schema and (marts) a five-row preview."""
+    relation = relation_name(props)
+    rows = con.sql(f"select count(*) from {relation}").fetchone()[0]
+    described = con.sql(f"describe {relation}").fetchall()
+    columns = props.get("columns", {})
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, str(dtype), description=(columns.get(name) or {}).get("description"))
+            for name, dtype, *_ in described
+        ]
+    )
+    metadata: dict[str, Any] = {
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "dagster/column_schema": dg.MetadataValue.table_schema(schema),
+        "execution_seconds": dg.MetadataValue.float(round(seconds, 3)),
+    }
+    if props["fqn"][1] == "marts":
+        preview = con.sql(f"select * from {relation} limit 5").fetchall()
+        header = [name for name, *_ in described]
+        metadata["preview"] = dg.MetadataValue.md(
+            "| "
+            + " | ".join(header)
+            + " |\n|"
+            + "---|" * len(header)
+            + "\n"
+            + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in preview)
+        )
+    if reused is not None:
+        metadata["c360/reused"] = dg.MetadataValue.text(
+            f"not rebuilt: inputs unchanged since run {reused['run_id']} (as-of {reused['as_of_date']})"
+        )
+    return metadata
+
+
+def _raise_model_failure(build: BuildResult, keys_by_test: Mapping[str, dg.AssetCheckKey]) -> None:
+    """The root cause first: which model failed and dbt's error; then what could not run because of it."""
+    failed = build.failed_models
+    first = failed[0]
+    lines = [f"dbt model {n.name} failed: {(n.message or n.status).strip()}" for n in failed]
+    skipped_models = [n.name for n in build.models("skipped")]
+    not_run = not_run_tests(build, keys_by_test)
+    if skipped_models:
+        lines.append(
+            f"not built because of it: {len(skipped_models)} models ({', '.join(skipped_models[:8])}"
+            + (", …" if len(skipped_models) > 8 else "")
+            + ")"
+        )
+    if not_run:
+        lines.append(f"not run because of it: {len(not_run)} checks")
+    raise dg.Failure(
+        description="\n".join(lines),
+        metadata={
+            "root_cause": dg.MetadataValue.text(
+                f"dbt model {first.name} failed: {(first.message or '').strip()}"
+            ),
+            "failed_models": dg.MetadataValue.json([n.name for n in failed]),
+            "not_run_checks": dg.MetadataValue.json(not_run),
+            "not_built_models": dg.MetadataValue.json(skipped_models),
+        },
+    )

@@ -4,9 +4,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from c360.settings import SOURCES
-from ingestion.loader import SourceLoadResult, ingest_source
-from orchestration.defs.resources import BUILD_DB_POOL, DAILY, ONE_DAY_PER_RUN, C360Settings
+from ingestion.loader import SOURCES, SourceLoadResult, ingest_source
+from orchestration.dbt_runner import start_parsing
+from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase, record_data_range
 from orchestration.preload import preload_quality_gate
 from warehouse import connect
 
@@ -34,14 +34,12 @@ def _contract_result(result: SourceLoadResult, max_share: float) -> dg.AssetChec
     )
 
 
-def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
+def build_ingestion_asset(source: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"raw_{source}",
-        key_prefix=None,
         group_name="ingestion",
-        partitions_def=DAILY,
+        partitions_def=partitions_def,
         backfill_policy=ONE_DAY_PER_RUN,
-        pool=BUILD_DB_POOL,
         kinds={"duckdb"},
         description=(
             f"Every accepted row of the landing files in landing/{source}/ (append-only, one version per delivery). "
@@ -54,13 +52,16 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
                 "input_contract",
                 asset=f"raw_{source}",
                 blocking=True,
+                partitions_def=partitions_def,
                 description="Every file readable with its required columns; quarantined share within the limit.",
             )
         ],
     )
-    def _ingest(context: dg.AssetExecutionContext, c360: C360Settings) -> Iterator:
-        preload_quality_gate()  # GX imports in the background while DuckDB loads files
-        settings = c360.get()
+    def _ingest(context: dg.AssetExecutionContext, build_db: BuildDatabase) -> Iterator:
+        # GX and the dbt manifest load in the background while DuckDB loads files (DuckDB releases the GIL)
+        preload_quality_gate()
+        start_parsing()
+        settings = build_db.settings
         con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
         try:
             result = ingest_source(
@@ -69,24 +70,37 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
                 settings.landing_dir,
                 encoding=settings.source_encoding(source),
                 progress=context.log.info,
+                settle_seconds=settings.landing_settle_seconds,
             )
             total_rows = con.sql(f"select count(*) from raw.{source}").fetchone()[0]
+            if source == "orders":
+                first, last = con.sql(
+                    "select min(order_ts)::date, max(order_ts)::date from raw.orders"
+                ).fetchone()
+                record_data_range(settings, first, last)
         finally:
             con.close()
         context.log.info(
-            f"raw_{source}: {len(result.new_files)} new files, {result.rows_loaded:,} rows loaded, "
+            f"{len(result.new_files)} new files, {result.rows_loaded:,} rows loaded, "
             f"{result.rows_quarantined:,} quarantined, {len(result.failed_files)} failed files; "
             f"{total_rows:,} rows in raw.{source}"
         )
+        for waiting in result.waiting_files:
+            context.log.warning(f"not read yet, loaded by a later run: {waiting.path} ({waiting.error})")
+        for ignored in result.ignored_files:
+            context.log.warning(f"ignored: {ignored.path} ({ignored.error})")
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(total_rows),
                 "rows_loaded_this_run": dg.MetadataValue.int(result.rows_loaded),
                 "rows_quarantined_this_run": dg.MetadataValue.int(result.rows_quarantined),
+                "files_waiting": dg.MetadataValue.int(len(result.waiting_files)),
+                "entries_ignored": dg.MetadataValue.int(len(result.ignored_files)),
                 "files": dg.MetadataValue.md(
-                    "| file | status | read | loaded | quarantined |\n|---|---|---|---|---|\n"
+                    "| file | status | read | loaded | quarantined | note |\n|---|---|---|---|---|---|\n"
                     + "\n".join(
-                        f"| {f.path} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_quarantined} |"
+                        f"| {f.path} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_quarantined} "
+                        f"| {f.error or ''} |"
                         for f in result.files
                     )
                 ),
@@ -97,6 +111,5 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
     return _ingest
 
 
-ingestion_assets = [build_ingestion_asset(source) for source in SOURCES]
-
-defs = dg.Definitions(assets=ingestion_assets)
+def build_ingestion_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    return [build_ingestion_asset(source, partitions_def) for source in SOURCES]

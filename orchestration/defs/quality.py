@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from expectations.tables import SUITE_TABLES
-from orchestration.defs.resources import BUILD_DB_POOL, DAILY, C360Settings
-from publishing.duckdb_file import last_published_row_count
+from orchestration.defs.resources import BuildDatabase
+from publishing.log import last_published_row_count
 from warehouse import connect
 
 if TYPE_CHECKING:
@@ -55,20 +55,20 @@ def _to_check_result(result: "SuiteResult") -> dg.AssetCheckResult:
     )
 
 
-def build_gx_check(table: str) -> dg.AssetChecksDefinition:
+def build_gx_check(table: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=table,
         name="gx_suite",
         blocking=True,
-        partitions_def=DAILY,
-        pool=BUILD_DB_POOL,
-        description=f"Great Expectations suite for {table} (expectations/suites.py).",
+        partitions_def=partitions_def,
+        description=f"Great Expectations suite for {table}: value ranges, allowed values, null rates, "
+        "distribution bands and volume against the last publication (expectations/suites.py).",
     )
-    def _check(context: dg.AssetCheckExecutionContext, c360: C360Settings) -> dg.AssetCheckResult:
+    def _check(context: dg.AssetCheckExecutionContext, build_db: BuildDatabase) -> dg.AssetCheckResult:
         # GX loads here, unless orchestration.preload already did
         from expectations import GateConfig, run_table_suite
 
-        settings = c360.get()
+        settings = build_db.settings
         as_of = date.fromisoformat(context.partition_key)
         con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
         try:
@@ -78,11 +78,6 @@ def build_gx_check(table: str) -> dg.AssetChecksDefinition:
                 as_of=as_of,
                 config=GateConfig.from_env(),
                 previous_row_count=last_published_row_count(settings, table),
-                # opt-in: rendering GX Data Docs costs about 0.3 s per table and run, and the outcomes are in the
-                # check metadata, the run summary, publication_log and the report anyway
-                data_docs_dir=settings.reports_dir / "gx" / context.partition_key
-                if settings.gx_data_docs
-                else None,
             )
         finally:
             con.close()
@@ -95,6 +90,5 @@ def build_gx_check(table: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-gx_checks = [build_gx_check(table) for table in SUITE_TABLES]
-
-defs = dg.Definitions(asset_checks=gx_checks)
+def build_gx_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    return [build_gx_check(table, partitions_def) for table in SUITE_TABLES]

@@ -1,28 +1,23 @@
-"""Shared resources and constants of the Dagster definitions."""
+"""Resources and shared definitions: the settings resource, the build database lock, the daily partitions."""
 
-from __future__ import annotations
-
+import json
+import os
+import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+from pydantic import PrivateAttr
 
-from c360.settings import Settings
+from c360.home import build_database_lock, prepare_home
+from c360.settings import SETTINGS, Settings
+from orchestration.recovery import record_run_process
 
-# Every writer of the build database runs in this pool; the instance limits it to one slot (see cli.py, which
-# writes DAGSTER_HOME/dagster.yaml), so a scheduled and a manual run never hold the DuckDB write lock together.
-BUILD_DB_POOL = "c360_build_db"
-
-
-def daily_partitions() -> dg.DailyPartitionsDefinition:
-    """One partition per as-of date. The latest partition is yesterday: the last day whose data is complete."""
-    return dg.DailyPartitionsDefinition(start_date=Settings.from_env().start_date, end_offset=0)
-
-
-DAILY = daily_partitions()
-
-# A run has one as-of date: a backfill over a date range is one run per day, replayed in order (SPEC 3). Every
-# partitioned asset declares it (dagster-dbt would default the dbt assets to one run for the whole range, which
-# has no single as-of date); with differing policies Dagster warns on every load and picks the smallest.
+# A run has one as-of date: a backfill over a date range is one run per day, replayed in order. Every partitioned
+# asset declares it (dagster-dbt would default the dbt assets to one run for the whole range, which has no single
+# as-of date); with differing policies Dagster warns on every load and picks the smallest.
 ONE_DAY_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 # Two Dagster features used knowingly are not marked stable yet: per-asset backfill policies (beta) and partitioned
@@ -33,12 +28,173 @@ warnings.filterwarnings(
     "ignore", message=r"Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
 )
 
+_FIELD_ENV = {
+    "home": "C360_HOME",
+    "build_db": "C360_BUILD_DB",
+    "published_db": "C360_PUBLISHED_DB",
+    "alert_log": "C360_ALERT_LOG",
+    "postgres_dsn": "C360_PG_DSN",
+    "pii_hash_key": "C360_PII_HASH_KEY",
+}
 
-class C360Settings(dg.ConfigurableResource):
-    """Exposes Settings.from_env() to assets; resolved at run time so tests can point C360_HOME elsewhere."""
 
-    def get(self) -> Settings:
-        settings = Settings.from_env()
-        settings.ensure_dirs()
-        settings.export_for_subprocesses()
-        return settings
+class C360Resource(dg.ConfigurableResource):
+    """Where c360's data lives and how it runs. Each field left unset falls back to its environment variable and
+    then to its default (see the README's settings table); the UI shows which ones come from the environment."""
+
+    home: str | None = None
+    build_db: str | None = None
+    published_db: str | None = None
+    alert_log: str | None = None
+    postgres_dsn: str | None = None
+    pii_hash_key: str | None = None
+
+    def settings(self) -> Settings:
+        environ = dict(os.environ)
+        for field, env in _FIELD_ENV.items():
+            value = getattr(self, field)
+            if value:
+                environ[env] = value
+        return Settings.from_env(environ)
+
+
+def c360_resource() -> C360Resource:
+    """The resource as registered in the definitions: fields bound to the environment variables that are set."""
+    return C360Resource(**{field: dg.EnvVar(env) for field, env in _FIELD_ENV.items() if os.environ.get(env)})
+
+
+class BuildDatabase(dg.ConfigurableResource):
+    """The build database, held by one run at a time for the whole run (see c360.home.build_database_lock).
+
+    With the job's in-process executor, resources live as long as the run, so the lock is taken once before the
+    first step and released after the last one, or by the kernel when the process dies.
+    """
+
+    c360: C360Resource
+    _settings: Settings | None = PrivateAttr(default=None)
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["BuildDatabase"]:
+        settings = self.c360.settings()
+        prepare_home(settings)
+        run_id = context.run.run_id if context.run else "unknown"
+        log = context.log.info if context.log else (lambda message: None)
+        if context.instance is not None and context.run is not None:
+            record_run_process(context.instance, run_id)
+        with build_database_lock(settings, run_id=run_id, log=log), run_environment(settings):
+            check_build_database(settings, log)
+            self._settings = settings
+            yield self
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            raise RuntimeError("the build database resource is used outside a run")
+        return self._settings
+
+
+@contextmanager
+def run_environment(settings: Settings) -> Iterator[None]:
+    """The environment dbt reads its connection from (profiles.yml, the dbt-duckdb plugin), for one run.
+
+    dbt runs in this process and takes its settings from environment variables; a run configured in the UI may
+    differ from the environment the process started with, so they are set for the run and restored after it.
+    """
+    values = {
+        "C360_HOME": str(settings.home),
+        "C360_BUILD_DB": str(settings.build_db),
+        "C360_DBT_THREADS": str(settings.dbt_threads),
+        "C360_PII_HASH_KEY": settings.pii_key(),
+    }
+    if settings.duckdb_memory_limit:
+        values["C360_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def check_build_database(settings: Settings, log) -> None:
+    """Open the build database once before any step, so that a missing, damaged or locked file is reported with
+    what to do instead of failing somewhere in the middle of the run."""
+    import duckdb
+
+    from publishing.versions import current
+
+    path = settings.build_db
+    if not path.exists():
+        version = current(settings)
+        log(
+            f"the build database {path} does not exist yet: it is built from the landing zone"
+            + (
+                f"; the history of earlier publications comes from the state store ({version.name})"
+                if version
+                else ""
+            )
+        )
+        return
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.Error as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            holder = re.search(r"held in (.+?) \(PID (\d+)\)", text)
+            who = f"process {holder.group(2)} ({holder.group(1)})" if holder else "another process"
+            raise dg.Failure(
+                description=f"the build database {path} is open in {who}: close that program (or its "
+                "connection) and run again. BI tools must read the published database, not the build database."
+            ) from None
+        raise dg.Failure(
+            description=f"the build database {path} cannot be opened ({type(exc).__name__}: "
+            f"{text.splitlines()[0]}). It is damaged or truncated: move it away (mv {path} {path}.broken) and run "
+            "again. c360 rebuilds it from the landing zone; the history comes back from the state store of the "
+            "publication in place."
+        ) from None
+
+
+def data_range_path(settings: Settings):
+    return settings.state_dir / "data_range.json"
+
+
+def record_data_range(settings: Settings, first: date | None, last: date | None) -> None:
+    """Remember the first and last order dates seen by ingestion: the Dagster partitions start at the first."""
+    path = data_range_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(
+        json.dumps(
+            {"first_order_date": first and first.isoformat(), "last_order_date": last and last.isoformat()}
+        )
+    )
+    os.replace(tmp, path)
+
+
+def first_partition(settings: Settings, earliest_requested: date | None = None) -> date:
+    """The first as-of date of the daily partitions: C360_START_DATE, else the first order date in the data (once
+    ingested), else a year before yesterday; never after a date a command asks for."""
+    start = settings.start_date
+    if start is None:
+        try:
+            recorded = json.loads(data_range_path(settings).read_text()).get("first_order_date")
+            start = date.fromisoformat(recorded) if recorded else None
+        except (OSError, ValueError):
+            start = None
+    if start is None:
+        start = datetime.now(UTC).date() - timedelta(days=366)
+    if earliest_requested is not None and earliest_requested < start:
+        start = earliest_requested
+    return start
+
+
+def daily_partitions(start: date) -> dg.DailyPartitionsDefinition:
+    """One partition per as-of date. The latest partition is yesterday: the last day whose data is complete."""
+    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), end_offset=0)
+
+
+SETTING_NAMES = tuple(s.env for s in SETTINGS)

@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import math
 
+import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import integrate, special
 
+from analytics._numerics import flat_parameters
 from analytics.bgnbd import (
+    EXCLUDED_NOT_FINITE,
+    EXCLUDED_OUTLIER,
+    BgNbdExclusion,
     BgNbdFit,
     _e_alive_hyp,
     _e_alive_quad,
@@ -28,6 +34,7 @@ from analytics.bgnbd import (
     expected_purchases,
     fit_bgnbd,
     p_alive,
+    score_triples,
     simulate_bgnbd,
 )
 
@@ -38,7 +45,7 @@ TOL = {"r": 0.10, "alpha": 0.15, "a": 0.20, "b": 0.20}
 
 
 def _fit_of(r: float, alpha: float, a: float, b: float) -> BgNbdFit:
-    return BgNbdFit(r=r, alpha=alpha, a=a, b=b, log_likelihood=0.0, n_customers=0, converged=True, message="")
+    return BgNbdFit(r=r, alpha=alpha, a=a, b=b)
 
 
 def _sim(params, n, t_range, seed, **kw):
@@ -60,7 +67,8 @@ def test_parameter_recovery(params, n, t_range, seed):
     sim = _sim(params, n, t_range, seed)
     fit = fit_bgnbd(sim["frequency"], sim["recency"], sim["T"])
     assert fit.converged, fit.message
-    assert fit.n_customers == n
+    assert (fit.n_customers, fit.n_fitted, fit.n_excluded, fit.excluded) == (n, n, 0, ())
+    assert fit.unidentified == ()
     fitted = {"r": fit.r, "alpha": fit.alpha, "a": fit.a, "b": fit.b}
     for (name, true), got in zip(
         zip(("r", "alpha", "a", "b"), params, strict=True), fitted.values(), strict=True
@@ -354,30 +362,80 @@ def test_single_customer_and_zero_T():
     assert all(math.isfinite(v) for v in (fit.r, fit.alpha, fit.a, fit.b, fit.log_likelihood))
 
 
-def test_huge_customer_does_not_break_or_dominate_the_fit():
+def test_genuine_heavy_buyer_is_fitted_not_excluded():
+    # Issue 17: on a real purchase log the former default outlier guard dropped a genuine heavy buyer
+    # (179 orders in 405 days) from a population of occasional buyers.  Fitting on everyone keeps them.
+    params = (0.8, 80.0, 0.5, 3.0)
+    sim = _sim(params, 20_000, (1.0, 405.0), 13)
+    assert sim["frequency"].max() < 60
+    base = fit_bgnbd(sim["frequency"], sim["recency"], sim["T"])
+    x, tx, T = np.r_[sim["frequency"], 178], np.r_[sim["recency"], 403.0], np.r_[sim["T"], 405.0]
+    fit = fit_bgnbd(x, tx, T)
+    assert fit.converged, fit.message
+    assert (fit.n_customers, fit.n_fitted, fit.n_excluded, fit.excluded) == (20_001, 20_001, 0, ())
+    assert "exclu" not in fit.message
+    assert fit.log_likelihood == pytest.approx(bgnbd_log_likelihood(x, tx, T, fit.r, fit.alpha, fit.a, fit.b))
+    for name, true in zip(("r", "alpha", "a", "b"), params, strict=True):
+        assert getattr(fit, name) == pytest.approx(getattr(base, name), rel=0.03), name
+        assert getattr(fit, name) == pytest.approx(true, rel=TOL[name]), name
+    # The heavy buyer bought two days ago: alive, and expected to keep close to their pace: below the
+    # no-dropout bound (r + x) t / (alpha + T) (~33 in 90 days) by the small chance of leaving meanwhile.
+    assert float(p_alive(fit, 178, 403.0, 405.0)) > 0.99
+    bound = (fit.r + 178) * 90.0 / (fit.alpha + 405.0)
+    assert 0.85 * bound < float(expected_purchases(fit, 90.0, 178, 403.0, 405.0)) < bound
+    # The opt-in outlier guard is what used to drop them: it still does, and says so.
+    guarded = fit_bgnbd(x, tx, T, trim_outliers=True)
+    assert guarded.excluded == (BgNbdExclusion(178.0, 403.0, 405.0, 1, EXCLUDED_OUTLIER),)
+    assert (guarded.n_fitted, guarded.n_excluded) == (20_000, 1)
+
+
+def test_outlier_guard_reports_what_it_excludes_and_likelihood_covers_the_fitted_rows():
     sim = _sim(CDNOW, 20_000, (189.0, 546.0), 7)
     base = fit_bgnbd(sim["frequency"], sim["recency"], sim["T"])
-    for tx_big in (10.0, 540.0):  # 2,000 purchases in the first 10 days / spread over 540 days
-        x = np.r_[sim["frequency"], 2000]
-        tx = np.r_[sim["recency"], tx_big]
-        T = np.r_[sim["T"], 546.0]
-        guarded = fit_bgnbd(x, tx, T)
-        assert guarded.converged, guarded.message
-        assert "outlier guard: excluded 1 customer" in guarded.message
-        for name in ("r", "alpha", "a", "b"):
-            assert getattr(guarded, name) == pytest.approx(getattr(base, name), rel=1e-3), name
-        # Without the guard it is plain MLE: still finite and converged.
-        raw = fit_bgnbd(x, tx, T, trim_outliers=False)
-        assert raw.converged and np.isfinite(raw.log_likelihood)
-        assert "outlier" not in raw.message
-        # Scoring the huge customer is well defined.
-        assert np.isfinite(expected_purchases(guarded, 365.0, 2000, tx_big, 546.0))
+    # A bot: 2,000 purchases in the first 10 days, twice (weight 2), as orders not collapsed to days.
+    x, tx, T = np.r_[sim["frequency"], 2000], np.r_[sim["recency"], 10.0], np.r_[sim["T"], 546.0]
+    w = np.r_[np.ones(len(sim)), 2]
+    raw = fit_bgnbd(x, tx, T, weights=w)
+    assert raw.converged and np.isfinite(raw.log_likelihood)
+    assert (raw.n_customers, raw.n_fitted, raw.n_excluded) == (20_002, 20_002, 0)
+    assert raw.r < 0.9 * base.r  # included, the bot drags the purchase-rate distribution
+    guarded = fit_bgnbd(x, tx, T, weights=w, trim_outliers=True)
+    assert guarded.converged, guarded.message
+    assert guarded.excluded == (BgNbdExclusion(2000.0, 10.0, 546.0, 2, EXCLUDED_OUTLIER),)
+    assert (guarded.n_customers, guarded.n_fitted, guarded.n_excluded) == (20_002, 20_000, 2)
+    assert "excluded 2 of 20,002 customers from the fit: 2 implausible purchase count" in guarded.message
+    for name in ("r", "alpha", "a", "b"):
+        assert getattr(guarded, name) == pytest.approx(getattr(base, name), rel=1e-3), name
+    # The stored log-likelihood is the one of the fitted population, not of everyone given.
+    params = (guarded.r, guarded.alpha, guarded.a, guarded.b)
+    ll_fitted = bgnbd_log_likelihood(sim["frequency"], sim["recency"], sim["T"], *params)
+    assert guarded.log_likelihood == pytest.approx(ll_fitted, rel=1e-12)
+    assert abs(guarded.log_likelihood - bgnbd_log_likelihood(x, tx, T, *params, weights=w)) > 100
+    # Scoring the excluded customer is well defined.
+    assert np.isfinite(expected_purchases(guarded, 365.0, 2000, 10.0, 546.0))
 
 
 def test_outlier_guard_is_silent_on_model_data():
     sim = _sim(SET2, 20_000, (30.0, 900.0), 8)
-    fit = fit_bgnbd(sim["frequency"], sim["recency"], sim["T"])
-    assert "outlier" not in fit.message
+    fit = fit_bgnbd(sim["frequency"], sim["recency"], sim["T"], trim_outliers=True)
+    assert fit.n_excluded == 0 and fit.excluded == ()
+    assert "exclu" not in fit.message
+
+
+def test_numerical_safeguard_excludes_only_rows_with_no_finite_likelihood():
+    # A count around 1e306 overflows the log-gamma terms: that one row would make the whole objective NaN.
+    sim = _sim(SET2, 5_000, (180.0, 720.0), 14)
+    base = fit_bgnbd(sim["frequency"], sim["recency"], sim["T"])
+    x, tx, T = np.r_[sim["frequency"], 1e306], np.r_[sim["recency"], 700.0], np.r_[sim["T"], 720.0]
+    fit = fit_bgnbd(x, tx, T, weights=np.r_[np.ones(len(sim)), 3])
+    assert fit.excluded == (BgNbdExclusion(1e306, 700.0, 720.0, 3, EXCLUDED_NOT_FINITE),)
+    assert (fit.n_customers, fit.n_fitted, fit.n_excluded) == (5_003, 5_000, 3)
+    assert "excluded 3 of 5,003 customers from the fit: 3 log-likelihood not finite" in fit.message
+    assert fit.log_likelihood == pytest.approx(base.log_likelihood, rel=1e-9)
+    for name in ("r", "alpha", "a", "b"):
+        assert getattr(fit, name) == pytest.approx(getattr(base, name), rel=1e-6), name
+    with pytest.raises(ValueError, match="no customer could be fitted"):
+        fit_bgnbd([1e306], [1.0], [2.0])
 
 
 def test_long_histories():
@@ -392,18 +450,44 @@ def test_long_histories():
 
 
 def test_flat_likelihood_is_reported_and_penalizer_regularizes():
-    # Nearly homogeneous purchase rates (r, alpha -> infinity with r/alpha = 1/30 per day):
-    # the MLE drifts to infinity along a ridge; the message says so, a penalizer pins it.
+    # Nearly homogeneous purchase rates (r, alpha -> infinity with r/alpha = 1/30 per day): the MLE goes
+    # to infinity along a ridge; the fit names r and alpha as unidentified, a penalizer pins them.
     sim = simulate_bgnbd(
         5_000, 1e4, 1e4 * 30.0, 0.8, 2.4, np.random.default_rng(0).uniform(189, 546, 5_000), 1
     )
     raw = fit_bgnbd(sim["frequency"], sim["recency"], sim["T"])
+    assert raw.unidentified == ("r", "alpha")
     assert "drifting towards 0 or infinity: r, alpha" in raw.message
-    assert raw.r / raw.alpha == pytest.approx(1 / 30.0, rel=0.05)
+    assert raw.r > 1e3 and raw.r / raw.alpha == pytest.approx(1 / 30.0, rel=0.05)
     pen = fit_bgnbd(sim["frequency"], sim["recency"], sim["T"], penalizer=1e-3)
-    assert pen.converged and "drifting" not in pen.message and "bound" not in pen.message
+    assert pen.converged and pen.unidentified == ()
+    assert "drifting" not in pen.message and "bound" not in pen.message
     assert pen.r < 1e3 and pen.r / pen.alpha == pytest.approx(1 / 30.0, rel=0.05)
     assert pen.log_likelihood <= raw.log_likelihood
+    # Predictions remain usable on the ridge: both fits rank and total the customers' futures alike.
+    x, tx, T = sim["frequency"][:500], sim["recency"][:500], sim["T"][:500]
+    e_raw, e_pen = expected_purchases(raw, 180.0, x, tx, T), expected_purchases(pen, 180.0, x, tx, T)
+    assert np.corrcoef(e_raw, e_pen)[0, 1] > 0.99
+    assert e_raw.sum() == pytest.approx(e_pen.sum(), rel=0.02)
+
+
+def test_flat_diagnosis_does_not_depend_on_where_the_optimizer_stops():
+    # Optimizer versions stop at different points of a ridge (before the bound, at it): the diagnosis
+    # looks at the likelihood around the estimate, so every point of the ridge gives the same answer.
+    sim = simulate_bgnbd(
+        5_000, 1e4, 1e4 * 30.0, 0.8, 2.4, np.random.default_rng(0).uniform(189, 546, 5_000), 1
+    )
+    x = sim["frequency"].to_numpy(float)
+    scale = float(sim["T"].mean())
+    obj = _Objective(x, sim["recency"].to_numpy() / scale, sim["T"].to_numpy() / scale, np.ones(len(x)), 0.0)
+    ratio = math.log(scale / 30.0)  # log(r) - log(alpha) in internal units on the ridge
+    for log_r in (4.0, 7.0, 10.0, 13.0, 15.0):
+        theta = np.array([log_r, log_r - ratio, math.log(0.8), math.log(2.4)])
+        assert flat_parameters(obj, theta, len(x), ("r", "alpha", "a", "b")) == ("r", "alpha"), log_r
+    # An identified maximum is not flat.
+    sim = _sim(CDNOW, 5_000, (189.0, 546.0), 15)
+    fit = fit_bgnbd(sim["frequency"], sim["recency"], sim["T"])
+    assert fit.unidentified == () and "drifting" not in fit.message
 
 
 @pytest.mark.parametrize(
@@ -425,6 +509,7 @@ def test_flat_likelihood_is_reported_and_penalizer_regularizes():
             "weights contains 1 negative",
         ),
         ({"frequency": [1, 2], "recency": [1, 2], "T": [5, 5], "weights": [0, 0]}, "all zero"),
+        ({"frequency": [1, 2], "recency": [1, 2], "T": [5, 5], "weights": [1, 0.5]}, "customer counts"),
     ],
 )
 def test_invalid_input_raises(kwargs, match):
@@ -461,3 +546,88 @@ def test_fit_one_million_customers():
     assert fit.converged, fit.message
     for name, true in zip(("r", "alpha", "a", "b"), CDNOW, strict=True):
         assert getattr(fit, name) == pytest.approx(true, rel=0.05)
+
+
+# --------------------------------------------------------------------------- fitting and scoring by triple
+
+
+def _triples(sim):
+    """The distinct integer-day (frequency, recency_days, age_days) with customer counts, as the warehouse has them."""
+    days = pd.DataFrame(
+        {
+            "frequency": sim["frequency"].to_numpy(),
+            "recency_days": np.floor(sim["recency"].to_numpy()),
+            "age_days": np.ceil(sim["T"].to_numpy()),
+        }
+    )
+    return days, days.groupby(["frequency", "recency_days", "age_days"], as_index=False).size()
+
+
+def test_fit_on_distinct_triples_with_counts_equals_fit_per_customer():
+    days, triples = _triples(_sim(CDNOW, 30_000, (189.0, 546.0), 16))
+    assert len(triples) < len(days) / 2
+    per_customer = fit_bgnbd(days["frequency"], days["recency_days"], days["age_days"])
+    by_triple = fit_bgnbd(
+        triples["frequency"], triples["recency_days"], triples["age_days"], weights=triples["size"]
+    )
+    assert (by_triple.n_customers, by_triple.n_fitted) == (30_000, 30_000)
+    for name in ("r", "alpha", "a", "b", "log_likelihood"):
+        assert getattr(by_triple, name) == pytest.approx(getattr(per_customer, name), rel=1e-9), name
+
+
+def test_score_triples_is_the_joinable_scoring_table():
+    days, triples = _triples(_sim(CDNOW, 5_000, (189.0, 546.0), 17))
+    triples = triples.sample(frac=1.0, random_state=0)  # any order; the keys come back as given
+    fit = fit_bgnbd(
+        triples["frequency"], triples["recency_days"], triples["age_days"], weights=triples["size"]
+    )
+    table = score_triples(fit, triples, 90.0)
+    assert list(table.columns) == ["frequency", "recency_days", "age_days", "p_alive", "expected_purchases"]
+    assert table["frequency"].dtype == triples["frequency"].dtype
+    pd.testing.assert_frame_equal(
+        table[["frequency", "recency_days", "age_days"]],
+        triples[["frequency", "recency_days", "age_days"]].reset_index(drop=True),
+    )
+    x, tx, T = (triples[c].to_numpy(float) for c in ("frequency", "recency_days", "age_days"))
+    np.testing.assert_array_equal(table["p_alive"], p_alive(fit, x, tx, T))
+    np.testing.assert_array_equal(table["expected_purchases"], expected_purchases(fit, 90.0, x, tx, T))
+    # Joined back to the customers, the scores equal scoring every customer directly.
+    joined = days.merge(
+        table, on=["frequency", "recency_days", "age_days"], how="left", validate="many_to_one"
+    )
+    direct = expected_purchases(fit, 90.0, days["frequency"], days["recency_days"], days["age_days"])
+    np.testing.assert_allclose(joined["expected_purchases"], direct, rtol=1e-12)
+
+
+def test_score_triples_rejects_duplicates_and_missing_columns():
+    fit = _fit_of(*CDNOW)
+    dup = pd.DataFrame({"frequency": [1, 1, 2], "recency_days": [5, 5, 5], "age_days": [9, 9, 9]})
+    with pytest.raises(ValueError, match="1 row"):
+        score_triples(fit, dup, 90.0)
+    with pytest.raises(ValueError, match="lacks column.*age_days"):
+        score_triples(fit, dup.drop(columns="age_days"), 90.0)
+    empty = score_triples(fit, dup.iloc[:0], 90.0)
+    assert empty.empty and list(empty.columns)[-2:] == ["p_alive", "expected_purchases"]
+
+
+def test_p_alive_sql_recipe_in_the_docstring_matches_to_1e_9():
+    # The SQL model copies the closed form from p_alive's docstring; run that recipe in DuckDB.
+    r, alpha, a, b = 0.243, 30.898, 0.793, 2.426
+    fit = _fit_of(r, alpha, a, b)
+    xs = np.array([0, 0, 1, 1, 3, 10, 50, 500, 2000, 2000])
+    txs = np.array([0, 0, 1, 300, 120, 360, 3000, 1, 1, 3650], dtype=float)
+    Ts = np.array([0, 400, 1, 400, 365, 365, 3650, 3650, 3650, 3650], dtype=float)
+    con = duckdb.connect()
+    con.register("t", pd.DataFrame({"frequency": xs, "recency_days": txs, "age_days": Ts}))
+    sql = f"""
+        select case when frequency = 0 then 1.0
+                    else 1.0 / (1.0 + exp(least(
+                        ln({a}) - ln({b} + frequency - 1)
+                        + ({r} + frequency) * (ln({alpha} + age_days) - ln({alpha} + recency_days)),
+                        700.0))) end as p_alive
+        from t
+    """
+    got = con.sql(sql).df()["p_alive"].to_numpy()
+    assert "least(L, 700.0)" in p_alive.__doc__
+    np.testing.assert_allclose(got, p_alive(fit, xs, txs, Ts), rtol=0, atol=1e-9)
+    assert got[-2] < 1e-300 and got[0] == 1.0

@@ -38,6 +38,13 @@ def pg_database() -> Iterator[str]:
     except psycopg.Error as exc:
         admin.close()
         pytest.skip(f"cannot create a test database at C360_TEST_PG_DSN (needs CREATEDB and C.UTF-8): {exc}")
+    # the e-mail hash key, as a DBA sets it for dbt's role or database (macros/cross_db.sql, pii_hash_key)
+    from psycopg import sql
+
+    from c360.settings import DEMO_PII_KEY
+
+    key = os.environ.get("C360_PII_HASH_KEY") or DEMO_PII_KEY
+    admin.execute(sql.SQL("alter database {} set c360.pii_hash_key = {}").format(sql.Identifier(name), sql.Literal(key)))
     base, _, _ = dsn.rpartition("/")
     try:
         yield f"{base}/{name}"

@@ -6,7 +6,8 @@ Every check reads the real landing files with DuckDB, the way the pipeline will.
 from __future__ import annotations
 
 import gzip
-from datetime import date
+import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from demo.generator import ARCHETYPES, MIN_ORDERS, DemoDataSummary, generate_demo_data
+from ingestion.loader import SOURCES, ingest_source
 
 AS_OF = date(2026, 6, 30)
 N_ORDERS = 20_000
@@ -165,6 +167,29 @@ def test_file_formats(demo: tuple[Path, DemoDataSummary]) -> None:
     assert jsonl and all(line.startswith('{"order_id":"O') for line in jsonl)
     # no temporary files left behind
     assert not [p for p in landing.rglob(".*")]
+
+
+def test_files_are_delivered_settled_at_the_end_of_the_as_of_day(
+    demo: tuple[Path, DemoDataSummary], tmp_path: Path
+) -> None:
+    """The demo's files are dated when they were "delivered", so a loader waiting for files to settle takes them."""
+    home, summary = demo
+    end_of_day = datetime(2026, 6, 30, 23, 59, 59, tzinfo=UTC).timestamp()
+    assert {path.name: path.stat().st_mtime for path in summary.files} == dict.fromkeys(
+        (path.name for path in summary.files), end_of_day
+    )
+    con = duckdb.connect(str(tmp_path / "build.duckdb"))
+    for source in SOURCES:
+        result = ingest_source(con, source, home / "landing", settle_seconds=3600)
+        assert {f.status for f in result.files} == {"loaded"}, [
+            (f.path, f.status, f.error) for f in result.files
+        ]
+    # an as-of date still to come (files dated in the future) counts as settled too
+    future = tmp_path / "future"
+    summary = generate_demo_data(future, orders=MIN_ORDERS, as_of=date.today() + timedelta(days=30))
+    assert all(path.stat().st_mtime > time.time() for path in summary.files)
+    result = ingest_source(duckdb.connect(), "contacts", future / "landing", settle_seconds=3600)
+    assert [f.status for f in result.files] == ["loaded"]
 
 
 def test_parquet_types(demo: tuple[Path, DemoDataSummary]) -> None:

@@ -22,12 +22,13 @@ def test_three_consecutive_dates_record_only_real_changes(tmp_path: Path):
         for day in DAYS:
             assert run(day) == 0, day
 
-    # what each run decided, read from the build database (one row per customer and run)
-    build = duckdb.connect(str(home / "warehouse" / "build.duckdb"), read_only=True)
-    states = build.sql(
-        "select customer_id, as_of_date, value_tier, lifecycle_stage from main.customer_states_daily order by 1, 2"
+    # what each run decided, read from the state store of the publication in place (one row per customer and run)
+    stored = (home / "published").resolve().parent / "state" / "customer_states_daily"
+    assert sorted(p.stem for p in stored.glob("*.parquet")) == [str(d) for d in DAYS]
+    states = duckdb.sql(
+        "select customer_id, as_of_date, value_tier, lifecycle_stage "
+        f"from read_parquet('{stored}/*.parquet') order by 1, 2"
     ).fetchall()
-    build.close()
     per_customer: dict[str, list[tuple]] = defaultdict(list)
     for customer_id, as_of, tier, stage in states:
         per_customer[customer_id].append((as_of, tier, stage))

@@ -127,13 +127,18 @@ def test_scheduled_and_manual_runs_at_the_same_moment_are_serialized(published_h
     import dagster as dg
 
     with c360_env(published_home):
-        from orchestration.definitions import defs
+        from orchestration.definitions import build_definitions
+
+        defs = build_definitions()
 
         schedule = defs.resolve_schedule_def("c360_daily")
         import datetime as dt
 
         context = dg.build_schedule_context(
-            scheduled_execution_time=dt.datetime.combine(AS_OF + timedelta(days=1), dt.time(2), tzinfo=dt.UTC)
+            scheduled_execution_time=dt.datetime.combine(
+                AS_OF + timedelta(days=1), dt.time(2), tzinfo=dt.UTC
+            ),
+            repository_def=defs.get_repository_def(),
         )
         scheduled_key = schedule.evaluate_tick(context).run_requests[0].partition_key
     assert scheduled_key == str(AS_OF)

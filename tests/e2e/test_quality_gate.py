@@ -2,7 +2,7 @@
 
 Each case starts from a clean build that was published once, corrupts the build database the way a bug or a bad
 delivery would, then re-audits and tries to publish (`c360 publish`). The run must exit 1, name the failing
-check, leave every published table exactly as it was and add a held_back row to publication_log saying why.
+check, leave every published table exactly as it was and add a held_back entry to the publication log saying why.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from e2e_helpers import AS_OF, c360_env, generate, published, published_fingerprints, run
+from e2e_helpers import AS_OF, c360_env, generate, published_fingerprints, run
 
 pytestmark = pytest.mark.e2e
 
@@ -58,13 +58,13 @@ def clean_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _log(home: Path) -> list[tuple]:
-    con = published(home)
-    try:
-        return con.sql(
-            "select run_id, status, failed_checks from publication_log order by logged_at"
-        ).fetchall()
-    finally:
-        con.close()
+    """The publication log (one entry per run; published tables carry it as of their publication)."""
+    from c360.settings import Settings
+    from publishing.log import entries
+
+    with c360_env(home):
+        settings = Settings.from_env()
+    return [(row["run_id"], row["status"], row["failed_checks"]) for row in entries(settings)]
 
 
 @pytest.mark.parametrize("case", sorted(CORRUPTIONS))

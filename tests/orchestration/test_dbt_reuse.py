@@ -11,7 +11,7 @@ import pytest
 
 from c360.settings import DBT_PROJECT_DIR
 from orchestration import dbt_reuse
-from orchestration.dbt_manifest import MANIFEST
+from orchestration.dbt_runner import manifest_path
 
 PROJECT_YML = (DBT_PROJECT_DIR / "dbt_project.yml").read_text()
 VARS = {"as_of_date": "2026-06-30"}
@@ -19,7 +19,7 @@ VARS = {"as_of_date": "2026-06-30"}
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:
-    return json.loads(MANIFEST.read_text())
+    return json.loads(manifest_path().read_text())
 
 
 def uid(name: str) -> str:

@@ -4,7 +4,9 @@ import dagster as dg
 
 
 def test_definitions_load_with_the_full_asset_graph():
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions()
 
     repo = defs.get_repository_def()
     keys = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
@@ -23,7 +25,9 @@ def test_definitions_load_with_the_full_asset_graph():
 
 
 def test_job_schedule_and_sensors_exist():
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions()
 
     job = defs.resolve_job_def("c360_pipeline")
     assert job.partitions_def is not None
@@ -33,12 +37,17 @@ def test_job_schedule_and_sensors_exist():
 
 
 def test_daily_schedule_runs_for_the_previous_day():
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions()
 
     schedule = defs.resolve_schedule_def("c360_daily")
     import datetime as dt
 
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 7, 1, 2, 0, tzinfo=dt.UTC))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2026, 7, 1, 2, 0, tzinfo=dt.UTC),
+        repository_def=defs.get_repository_def(),
+    )
     requests = list(schedule.evaluate_tick(context).run_requests or [])
     assert [r.partition_key for r in requests] == ["2026-06-30"]
 
@@ -48,7 +57,7 @@ def test_definitions_load_without_great_expectations(fresh_python):
     in the background). Run in a fresh interpreter, since other tests of this session import GX."""
     code = (
         "import sys; import orchestration.definitions as d; "
-        "assert d.defs is not None; "
+        "assert d.defs().get_repository_def() is not None; "
         "print('great_expectations' in sys.modules)"
     )
     result = fresh_python(code)
@@ -59,7 +68,9 @@ def test_definitions_load_without_great_expectations(fresh_python):
 def test_every_partitioned_asset_backfills_one_day_per_run():
     """A backfill of any selection (the dbt assets alone, say) must be one run per as-of date: dagster-dbt's
     default for partitioned dbt assets is one run for the whole range, which has no single as-of date."""
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions()
 
     graph = defs.get_repository_def().asset_graph
     policies = {
@@ -77,27 +88,35 @@ def test_loading_the_definitions_prints_no_warnings(fresh_python):
     policies used to be printed on each run. Run in a fresh interpreter with Python's default warning filters, as
     the CLI runs."""
     code = (
-        "from orchestration.definitions import defs; "
-        "defs.get_repository_def(); defs.resolve_job_def('c360_pipeline'); defs.resolve_job_def('c360_audit_publish')"
+        "from orchestration.definitions import defs; d = defs(); "
+        "d.get_repository_def(); d.resolve_job_def('c360_pipeline'); d.resolve_job_def('c360_audit_publish')"
     )
     result = fresh_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
 
 
+def test_importing_the_code_location_has_no_side_effects(fresh_python, tmp_path):
+    """Importing the definitions module reads no setting, creates no folder and parses nothing: Dagster loads the
+    definitions lazily (`@dg.definitions`), when the code location or a command asks for them."""
+    home = tmp_path / "not-created"
+    code = (
+        "import os, sys; os.environ['C360_HOME'] = sys.argv[1]; import orchestration.definitions; "
+        "print(os.path.exists(sys.argv[1]), 'dbt.cli.main' in sys.modules)"
+    )
+    result = fresh_python(code, str(home))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
+
+
 def test_gx_suite_checks_match_the_suites():
+    from datetime import date
+
     from expectations import suite_tables
-    from orchestration.defs.quality import gx_checks
+    from orchestration.defs.quality import build_gx_checks
+    from orchestration.defs.resources import daily_partitions
+
+    gx_checks = build_gx_checks(daily_partitions(date(2024, 1, 1)))
 
     checked = {key.asset_key.to_user_string() for check in gx_checks for key in check.check_keys}
     assert checked == set(suite_tables())
-
-
-def test_gx_data_docs_are_opt_in(monkeypatch):
-    from c360.settings import Settings
-
-    monkeypatch.delenv("C360_GX_DATA_DOCS", raising=False)
-    assert Settings.from_env().gx_data_docs is False
-    for value, expected in (("1", True), ("true", True), ("0", False), ("no", False)):
-        monkeypatch.setenv("C360_GX_DATA_DOCS", value)
-        assert Settings.from_env().gx_data_docs is expected

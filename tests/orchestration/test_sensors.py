@@ -6,12 +6,18 @@ import dagster as dg
 
 
 def _evaluate(cursor: str | None):
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.resources import C360Resource
+
+    defs = build_definitions()
 
     sensor = defs.resolve_sensor_def("landing_sensor")
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(
-            instance=instance, cursor=cursor, repository_def=defs.get_repository_def()
+            instance=instance,
+            cursor=cursor,
+            repository_def=defs.get_repository_def(),
+            resources={"c360": C360Resource()},
         )
         result = sensor.evaluate_tick(context)
     return result

@@ -1,16 +1,14 @@
-{{ config(
-    full_refresh=false,
-    **c360.dated_incremental_config('as_of_date'),
-) }}
--- One row per as-of date that was run: the BG/NBD parameters fitted that day, log-likelihood and sample size
--- (written by the fit step between the two dbt selections, source analytics.bgnbd_fit).
+{{ config(meta={'c360_state': true, 'c360_history': true}) }}
+-- One row per published as-of date and this run's: the BG/NBD parameters fitted that day (written by the fit step
+-- between the two dbt selections, source analytics.bgnbd_fit), log-likelihood and sample size. Earlier rows come
+-- from the state store (macros/stored_history.sql).
 with
 
 fit as (
     select * from {{ source('analytics', 'bgnbd_fit') }}
 ),
 
-final as (
+this_run as (
     select
         {{ as_of_date() }} as as_of_date,
         r,
@@ -22,6 +20,14 @@ final as (
         is_converged,
         fit_message
     from fit
+),
+
+final as (
+    select as_of_date, r, alpha_days, a, b, log_likelihood, n_customers, is_converged, fit_message
+    from this_run
+    {{ stored_history('bgnbd_fit_history', [
+        'as_of_date', 'r', 'alpha_days', 'a', 'b', 'log_likelihood', 'n_customers', 'is_converged', 'fit_message'
+    ]) }}
 )
 
 select * from final

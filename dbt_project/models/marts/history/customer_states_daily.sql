@@ -1,10 +1,7 @@
-{{ config(
-    full_refresh=false,
-    meta={'publish': false},
-    **c360.dated_incremental_config('as_of_date'),
-) }}
--- One row per customer and as-of date that was run: the tier and stage of that day. Re-running a date replaces
--- that date's rows, so replays and backfills stay idempotent. Feeds customer_tier_history and the transitions.
+{{ config(meta={'publish': false, 'c360_state': true}) }}
+-- This run's tier and stage of every customer: one row per customer, as_of_date = the run's as-of date. The rows
+-- of earlier published runs are in the state store (macros/stored_history.sql); c360 adds these rows to it when
+-- the run is published. Feeds customer_tier_history and the transitions.
 with
 
 tiers as (

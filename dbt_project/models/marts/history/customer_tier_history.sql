@@ -1,11 +1,14 @@
+{{ config(meta={'c360_history': true}) }}
 -- One row per customer and period with an unchanged (tier, stage): a new row starts whenever the tier or the
--- stage changes between two runs (SPEC 4.6). valid_to is the as-of date of the next change (exclusive), null for
--- the current period. Only runs up to this run's as-of date are considered.
+-- stage changes between two published runs. valid_to is the as-of date of the next change (exclusive), null for
+-- the current period. Covers every published run and this one, whatever this run's date (a backfill of an
+-- older date fills its place in the history).
 with
 
 states as (
-    select * from {{ ref('customer_states_daily') }}
-    where as_of_date <= {{ as_of_date() }}
+    select customer_id, as_of_date, value_tier, lifecycle_stage
+    from {{ ref('customer_states_daily') }}
+    {{ stored_history('customer_states_daily', ['customer_id', 'as_of_date', 'value_tier', 'lifecycle_stage']) }}
 ),
 
 compared as (

@@ -1,10 +1,13 @@
+{{ config(meta={'c360_history': true}) }}
 -- Tier and stage transition matrix per month: for each customer, the state at its last run of the month versus
--- its state at the last run of the previous month with a run. Grain: month x dimension x from x to.
+-- its state at the last run of the previous month with a run. Grain: month x dimension x from x to. Covers every
+-- published run and this one.
 with
 
 states as (
-    select * from {{ ref('customer_states_daily') }}
-    where as_of_date <= {{ as_of_date() }}
+    select customer_id, as_of_date, value_tier, lifecycle_stage
+    from {{ ref('customer_states_daily') }}
+    {{ stored_history('customer_states_daily', ['customer_id', 'as_of_date', 'value_tier', 'lifecycle_stage']) }}
 ),
 
 month_end_states as (

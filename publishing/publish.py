@@ -1,0 +1,258 @@
+"""Write-audit-publish, the last step: the audited build becomes the publication, all tables at once.
+
+What a publication changes depends on its as-of date, because the current tables only move forward in time:
+- as-of date on or after the one in place (the daily run, a re-run): every table is replaced (`published`);
+- an older as-of date (a backfill): only what is keyed by date is updated, the history tables (config meta
+  c360_history: tier history, transitions, fit history) and the state store; the current snapshot tables stay
+  as they are, newer (`published_history`).
+
+Every publication is a new version folder switched in by one rename (publishing/versions.py): BI tools never see
+a half-written set, a reader keeps the version it opened, and a run killed at any moment leaves the previous
+publication in place. Held-back and failed runs only add an entry to the publication log (publishing/log.py).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from c360.settings import Settings
+from publishing import log as publication_log
+from publishing import state as state_store
+from publishing import versions
+from publishing.gate import CheckRecord
+from warehouse import connect
+
+STORAGE_VERSION = "v1.4.0"  # DuckDB 1.4+ clients (the ones bundled in BI tools) can open the file
+LOG_TABLE = "publication_log"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A published table: whether it is history (updated by backfills too) and its documentation."""
+
+    name: str
+    history: bool = False
+    description: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)  # column -> description
+    primary_key: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Publication:
+    entry: publication_log.LogEntry
+    version: Path
+    full: bool  # every table replaced (False: history only, the snapshot tables stay newer)
+    current_as_of: date  # as-of date of the snapshot tables in place after this publication
+
+    @property
+    def row_counts(self) -> dict[str, int]:
+        return self.entry.row_counts
+
+    @property
+    def warnings(self) -> list[CheckRecord]:
+        return self.entry.warnings
+
+
+@contextmanager
+def publication_lock(settings: Settings) -> Iterator[None]:
+    """Serializes writers of the published area (a publication and a held-back record, say)."""
+    lock_path = settings.publications_dir / ".publication.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def publish(
+    settings: Settings,
+    *,
+    run_id: str,
+    as_of: date,
+    tables: Sequence[TableSpec],
+    state_tables: Sequence[str],
+    checks: list[CheckRecord],
+    before_commit=None,
+) -> Publication:
+    """Publish the audited build of `run_id` for `as_of` (see the module docstring for what changes).
+
+    `before_commit(parquet_dir, table_names)` runs once the new version is complete and before it is switched in
+    (the PostgreSQL publication): if it raises, nothing is published anywhere.
+    """
+    with publication_lock(settings):
+        reconcile(settings)
+        previous = versions.current(settings)
+        last = publication_log.last_published(settings)
+        full = last is None or previous is None or as_of >= last["as_of_date"]
+        staged = versions.new_version(settings, run_id=run_id, as_of=as_of)
+        version_name = staged.name.lstrip(".")
+        try:
+            con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
+            try:
+                state_store.stage(
+                    con, previous, staged, state_tables, as_of, file_mode=settings.published_file_mode
+                )
+                row_counts = _write_version(con, settings, staged, previous, tables, full=full)
+            finally:
+                con.close()
+            current_as_of = as_of if full else last["as_of_date"]
+            message = (
+                f"published {len(tables)} tables for as-of date {as_of}"
+                if full
+                else f"published the history of as-of date {as_of}; the current tables stay at {current_as_of}"
+            )
+            entry = publication_log.LogEntry(
+                run_id=run_id,
+                as_of_date=as_of,
+                status="published" if full else "published_history",
+                row_counts=row_counts,
+                checks=checks,
+                message=message,
+                version=version_name,
+            )
+            _write_log(settings, staged, entry)
+            if before_commit is not None:
+                before_commit(staged / versions.PARQUET, [t.name for t in tables] + [LOG_TABLE])
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+        final = versions.commit(settings, staged)
+        publication_log.append(settings, entry)
+        versions.collect_garbage(settings)
+        publication_log.ensure_reserve(settings)
+    return Publication(entry=entry, version=final, full=full, current_as_of=current_as_of)
+
+
+def _write_version(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    staged: Path,
+    previous: Path | None,
+    tables: Sequence[TableSpec],
+    *,
+    full: bool,
+) -> dict[str, int]:
+    """The version's DuckDB file and Parquet files. Tables come from the build database, except the snapshot
+    tables of a history-only publication, which are those of the version in place."""
+    db_path = staged / versions.DUCKDB
+    parquet = staged / versions.PARQUET
+    con.execute(f"attach {_lit(str(db_path))} as pub (storage_version {_lit(STORAGE_VERSION)})")
+    row_counts: dict[str, int] = {}
+    try:
+        for table in tables:
+            kept = not full and not table.history
+            if kept:
+                source = previous / versions.PARQUET / f"{table.name}.parquet"
+                con.execute(
+                    f"create table pub.main.{_ident(table.name)} as select * from read_parquet({_lit(str(source))})"
+                )
+            else:
+                con.execute(
+                    f"create table pub.main.{_ident(table.name)} as select * from main.{_ident(table.name)}"
+                )
+            _comment(con, table)
+            row_counts[table.name] = con.execute(
+                f"select count(*) from pub.main.{_ident(table.name)}"
+            ).fetchone()[0]
+            target = parquet / f"{table.name}.parquet"
+            if kept:
+                state_store._link_or_copy(source, target)
+            else:
+                con.execute(
+                    f"copy (select * from pub.main.{_ident(table.name)}) to {_lit(str(target))} "
+                    "(format parquet, compression zstd)"
+                )
+                os.chmod(target, settings.published_file_mode)
+    finally:
+        con.execute("detach pub")
+    return row_counts
+
+
+def _comment(con: duckdb.DuckDBPyConnection, table: TableSpec) -> None:
+    """Table and column descriptions from the dbt YAML, so BI tools show them."""
+    relation = f"pub.main.{_ident(table.name)}"
+    if table.description:
+        con.execute(f"comment on table {relation} is {_lit(table.description)}")
+    columns = {name for name, *_ in con.execute(f"describe {relation}").fetchall()}
+    for column, text in table.columns.items():
+        if text and column in columns:
+            con.execute(f"comment on column {relation}.{_ident(column)} is {_lit(text)}")
+
+
+def _write_log(settings: Settings, staged: Path, entry: publication_log.LogEntry) -> None:
+    """publication_log in the new version: every earlier entry and this publication's."""
+    rows = [*publication_log.entries(settings), entry.row()]
+    db_path = staged / versions.DUCKDB
+    con = duckdb.connect(str(db_path))
+    try:
+        columns = ", ".join(f"{name} {kind}" for name, kind in publication_log.COLUMNS)
+        con.execute(f"create table {LOG_TABLE} ({columns})")
+        names = [name for name, _ in publication_log.COLUMNS]
+        con.executemany(
+            f"insert into {LOG_TABLE} values ({', '.join('?' for _ in names)})",
+            [[row.get(name) for name in names] for row in rows],
+        )
+        con.execute(
+            f"comment on table {LOG_TABLE} is "
+            + _lit("One row per run that published or was held back: checks, row counts and the reason.")
+        )
+        target = staged / versions.PARQUET / f"{LOG_TABLE}.parquet"
+        con.execute(f"copy {LOG_TABLE} to {_lit(str(target))} (format parquet, compression zstd)")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    for path in (db_path, target):
+        os.chmod(path, settings.published_file_mode)
+
+
+def reconcile(settings: Settings) -> None:
+    """Finish what a killed publication left halfway (the DuckDB file switch, the log entry of the version in
+    place) and remove the folders of publications that never completed."""
+    versions.reconcile(settings)
+    version = versions.current(settings)
+    if version is None:
+        return
+    name = version.name
+    if any(row.get("version") == name for row in publication_log.entries(settings)):
+        return
+    con = duckdb.connect(str(version / versions.DUCKDB), read_only=True)
+    try:
+        row = con.execute(f"select * from {LOG_TABLE} where version = ?", [name]).fetchone()
+        columns = [d[0] for d in con.description]
+    finally:
+        con.close()
+    if row is not None:
+        publication_log.restore(settings, dict(zip(columns, row, strict=True)))
+
+
+def record_outcome(
+    settings: Settings, *, run_id: str, as_of: date, status: str, checks: list[CheckRecord], message: str
+) -> bool:
+    """A held-back or failed run: one log entry, nothing else (the publication in place is not touched). Returns
+    whether the disk was full (the reserve was used)."""
+    with publication_lock(settings):
+        if publication_log.has_entry(settings, run_id):  # the CLI and the failure sensor may both get here
+            return False
+        entry = publication_log.LogEntry(
+            run_id=run_id, as_of_date=as_of, status=status, row_counts={}, checks=checks, message=message
+        )
+        return publication_log.append(settings, entry)
