@@ -150,7 +150,7 @@ def run_pipeline(
 
     from orchestration.dbt_runner import prepare_manifest
     from orchestration.definitions import build_definitions
-    from orchestration.defs.automation import PIPELINE_JOB
+    from orchestration.defs.automation import PIPELINE_JOB, RUN_CONFIG_STEPS
     from orchestration.recovery import recover_dead_runs
     from publishing.outcome import OUTCOME_TAG, handle_failed_run, summarize_run
 
@@ -164,11 +164,8 @@ def run_pipeline(
     print(f"c360 {job.name}: as-of {as_of}, data in {settings.home}", flush=True)
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}}}
     if job.name == PIPELINE_JOB:
-        run_config["ops"] = {
-            "c360_dbt_models": {
-                "config": {"vars_json": json.dumps(dbt_vars or {}), "full_refresh": full_refresh}
-            }
-        }
+        step_config = {"config": {"vars_json": json.dumps(dbt_vars or {}), "full_refresh": full_refresh}}
+        run_config["ops"] = {step: step_config for step in RUN_CONFIG_STEPS}
     result = job.execute_in_process(
         partition_key=as_of.isoformat(),
         instance=instance,

@@ -13,7 +13,6 @@ The math is analytics.bgnbd; this module only moves data.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
@@ -50,9 +49,6 @@ SCORES_SCHEMA = pa.schema(
         ("expected_purchases", pa.float64()),
     ]
 )
-
-# analytics.bgnbd reports the customers its outlier guard left out only in the message.
-_EXCLUDED = re.compile(r"outlier guard: excluded (\d+(?:\.\d+)?) customer")
 
 
 def run_bgnbd_fit(wh: Warehouse, *, as_of_date: str, horizon_days: int) -> dict[str, Any]:
@@ -98,7 +94,6 @@ def run_bgnbd_fit(wh: Warehouse, *, as_of_date: str, horizon_days: int) -> dict[
         expected = np.empty(0)
     else:
         fit = fit_bgnbd(frequency, recency, age, weights=customers)
-        excluded = _EXCLUDED.search(fit.message)
         fit_row = {
             "as_of_date": run_date,
             "r": fit.r,
@@ -108,7 +103,7 @@ def run_bgnbd_fit(wh: Warehouse, *, as_of_date: str, horizon_days: int) -> dict[
             "log_likelihood": fit.log_likelihood,
             "n_customers": int(customers.sum()),
             "n_triples": len(triples),
-            "n_excluded": int(float(excluded.group(1))) if excluded else 0,
+            "n_excluded": int(fit.n_excluded),
             "is_converged": fit.converged,
             "fit_message": fit.message,
             "horizon_days": horizon_days,

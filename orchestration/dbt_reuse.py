@@ -1,7 +1,7 @@
 """Reuse of unchanged dbt models: a daily run rebuilds only the models whose inputs changed.
 
 A model's *fingerprint* covers everything its table depends on:
-- its SQL (dbt's checksum) and config; for a Python model, also the repository modules it imports;
+- its SQL (dbt's checksum) and config;
 - the project: `dbt_project.yml` (vars and configs), every macro of the project, the dbt version, the run's `--var`
   overrides, and the values of the environment variables the project reads (hashed, e.g. the PII hash key);
 - the as-of date, only when the model or a project macro it calls refers to it (`as_of`);
@@ -21,11 +21,9 @@ the UI, and never with --full-refresh. `C360_DBT_REUSE=0` turns it off.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +38,6 @@ CONNECTION_ENV = ("C360_PII_HASH_KEY",)
 STATE_VERSION_KEY = "c360_state_version"
 STATE_TABLE = f"{STATE_SCHEMA}.dbt_model_state"
 _ENV_VAR = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
-_IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", re.MULTILINE)
 
 
 def reuse_enabled() -> bool:
@@ -122,25 +119,6 @@ def depends_on_state(manifest_json: Mapping[str, Any], node: Mapping[str, Any]) 
     return _mentions(manifest_json, node, "stored_history")
 
 
-def _local_imports(code: str) -> dict[str, str]:
-    """Content hashes of the repository's own modules a Python model imports (a change there changes the model)."""
-    from c360.settings import REPO_ROOT
-
-    hashes = {}
-    for match in _IMPORT.finditer(code):
-        module = match.group(1) or match.group(2)
-        try:
-            spec = importlib.util.find_spec(module)
-        except (ImportError, ValueError):
-            continue
-        origin = os.path.abspath(getattr(spec, "origin", None) or "")
-        # the repository's own code, not the packages of a virtual environment inside it
-        if origin.startswith(str(REPO_ROOT) + os.sep) and not origin.startswith(sys.prefix + os.sep):
-            with open(origin, "rb") as handle:
-                hashes[module] = hashlib.sha256(handle.read()).hexdigest()
-    return hashes
-
-
 def _table_name(props: Mapping[str, Any]) -> str:
     return props.get("alias") or props.get("identifier") or props["name"]
 
@@ -203,7 +181,6 @@ def fingerprints(
             project,
             node["checksum"],
             node.get("config"),
-            _local_imports(node.get("raw_code") or "") if node.get("language") == "python" else None,
             dbt_vars.get("as_of_date") if depends_on_as_of(manifest_json, node) else None,
             dbt_vars.get(STATE_VERSION_KEY) if depends_on_state(manifest_json, node) else None,
             parents,

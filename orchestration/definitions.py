@@ -10,8 +10,9 @@ import dagster as dg
 from c360.settings import Settings
 from orchestration.console import c360_console
 from orchestration.dbt_runner import prepare_manifest
+from orchestration.defs.analytics import build_fit_asset
 from orchestration.defs.automation import EXECUTOR, build_jobs, build_schedule, build_sensors
-from orchestration.defs.dbt import build_dbt_assets
+from orchestration.defs.dbt import build_all_dbt_assets
 from orchestration.defs.ingestion import build_ingestion_assets
 from orchestration.defs.publication import build_publication_asset, build_report_asset, published_table_names
 from orchestration.defs.quality import build_gx_checks
@@ -30,7 +31,8 @@ def build_definitions(
     return dg.Definitions(
         assets=[
             *build_ingestion_assets(partitions),
-            build_dbt_assets(partitions),
+            *build_all_dbt_assets(partitions),
+            build_fit_asset(partitions),
             build_publication_asset(partitions),
             build_report_asset(partitions),
         ],

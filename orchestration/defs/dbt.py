@@ -24,6 +24,7 @@ from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase
 from publishing import state as state_store
 from publishing import versions
 from warehouse import connect
+from warehouse.engines import FIT_UPSTREAM
 
 _GROUPS = {"staging": "dbt_staging", "intermediate": "dbt_intermediate"}
 
@@ -75,7 +76,12 @@ class C360DbtTranslator(DagsterDbtTranslator):
     and say in words what they check."""
 
     def __init__(self, partitions_def: dg.PartitionsDefinition | None = None) -> None:
-        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+        # Both tables of the BG/NBD fit step are one Dagster asset (bgnbd_fit), hence duplicate source keys.
+        super().__init__(
+            settings=DagsterDbtTranslatorSettings(
+                enable_asset_checks=True, enable_duplicate_source_asset_keys=True
+            )
+        )
         self._partitions_def = partitions_def
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
@@ -108,10 +114,22 @@ class C360DbtTranslator(DagsterDbtTranslator):
 
 class DbtRunConfig(dg.Config):
     """Var overrides for this run as a JSON object, e.g. {"churn_after_days": 120} (checked against their declared
-    types and ranges); full_refresh rebuilds the incremental staging models from all raw data."""
+    types and ranges); full_refresh rebuilds the incremental staging models from all raw data. The same values
+    go to both dbt steps and the fit step between them."""
 
     vars_json: str = "{}"
     full_refresh: bool = False
+
+
+# The dbt steps of a run: the models the BG/NBD fit needs, then the rest of the project.
+DBT_STEPS = {"c360_dbt_upstream": (FIT_UPSTREAM, None), "c360_dbt_models": ("fqn:*", FIT_UPSTREAM)}
+
+
+def build_all_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    return [
+        build_dbt_assets(partitions_def, name=name, select=select, exclude=exclude)
+        for name, (select, exclude) in DBT_STEPS.items()
+    ]
 
 
 @functools.cache

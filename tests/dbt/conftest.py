@@ -44,7 +44,9 @@ def pg_database() -> Iterator[str]:
     from c360.settings import DEMO_PII_KEY
 
     key = os.environ.get("C360_PII_HASH_KEY") or DEMO_PII_KEY
-    admin.execute(sql.SQL("alter database {} set c360.pii_hash_key = {}").format(sql.Identifier(name), sql.Literal(key)))
+    admin.execute(
+        sql.SQL("alter database {} set c360.pii_hash_key = {}").format(sql.Identifier(name), sql.Literal(key))
+    )
     base, _, _ = dsn.rpartition("/")
     try:
         yield f"{base}/{name}"
