@@ -9,7 +9,6 @@ from c360.dbt_vars import VarError, check_vars, defaults
 from orchestration.bgnbd import run_bgnbd_fit
 from orchestration.defs.dbt import DbtRunConfig
 from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase
-from warehouse import DuckDBWarehouse, connect
 
 
 def build_fit_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -35,12 +34,8 @@ def build_fit_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
         except (VarError, ValueError) as exc:
             raise dg.Failure(description=f"invalid dbt vars: {exc}") from None
         horizon = int({**defaults(), **overrides}["bgnbd_horizon_days"])
-        settings = build_db.settings
-        con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
-        try:
-            row = run_bgnbd_fit(DuckDBWarehouse(con), as_of_date=context.partition_key, horizon_days=horizon)
-        finally:
-            con.close()
+        with build_db.warehouse() as wh:
+            row = run_bgnbd_fit(wh, as_of_date=context.partition_key, horizon_days=horizon)
         context.log.info(
             f"BG/NBD fitted on {row['n_customers']:,} customers ({row['n_triples']:,} distinct histories, "
             f"{row['n_excluded']} excluded): r={row['r']}, alpha={row['alpha']} days, a={row['a']}, b={row['b']}"

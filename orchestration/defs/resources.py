@@ -14,6 +14,7 @@ from pydantic import PrivateAttr
 from c360.home import build_database_lock, prepare_home
 from c360.settings import SETTINGS, Settings
 from orchestration.recovery import record_run_process
+from warehouse import DuckDBWarehouse, Warehouse, connect
 
 # A run has one as-of date: a backfill over a date range is one run per day, replayed in order. Every partitioned
 # asset declares it (dagster-dbt would default the dbt assets to one run for the whole range, which has no single
@@ -91,6 +92,17 @@ class BuildDatabase(dg.ConfigurableResource):
         if self._settings is None:
             raise RuntimeError("the build database resource is used outside a run")
         return self._settings
+
+    @contextmanager
+    def warehouse(self) -> Iterator[Warehouse]:
+        """The run's warehouse through the engine-neutral interface (code outside dbt that reads or writes
+        tables uses this, so that it runs on every engine)."""
+        settings = self.settings
+        con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
+        try:
+            yield DuckDBWarehouse(con)
+        finally:
+            con.close()
 
 
 @contextmanager
