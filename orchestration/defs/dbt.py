@@ -2,7 +2,7 @@
 
 import functools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -15,6 +15,7 @@ from orchestration.dbt_runner import (
     BuildResult,
     check_keys_by_test,
     check_results,
+    failure_details,
     invoke_build,
     manifest_path,
     not_run_tests,
@@ -121,14 +122,35 @@ class DbtRunConfig(dg.Config):
     full_refresh: bool = False
 
 
-# The dbt steps of a run: the models the BG/NBD fit needs, then the rest of the project.
-DBT_STEPS = {"c360_dbt_upstream": (FIT_UPSTREAM, None), "c360_dbt_models": ("fqn:*", FIT_UPSTREAM)}
+def dbt_steps(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """The dbt steps of a run and their selections: the models the BG/NBD fit needs (FIT_UPSTREAM), then every
+    other model, named one by one. (A selection written with --exclude would also drop, as dbt's indirect
+    selection does, the tests of the second step that read a model of the first one, such as the check that
+    every order's customer is in the CRM.)"""
+    target = FIT_UPSTREAM.removeprefix("+")
+    nodes = manifest["nodes"]
+    upstream: set[str] = set()
+    stack = [
+        uid for uid, node in nodes.items() if node["resource_type"] == "model" and node["name"] == target
+    ]
+    while stack:
+        uid = stack.pop()
+        if uid in upstream or uid not in nodes:
+            continue
+        upstream.add(uid)
+        stack.extend(nodes[uid]["depends_on"]["nodes"])
+    rest = sorted(
+        node["name"]
+        for uid, node in nodes.items()
+        if node["resource_type"] == "model" and uid not in upstream
+    )
+    return {"c360_dbt_upstream": FIT_UPSTREAM, "c360_dbt_models": " ".join(rest)}
 
 
 def build_all_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     return [
-        build_dbt_assets(partitions_def, name=name, select=select, exclude=exclude)
-        for name, (select, exclude) in DBT_STEPS.items()
+        build_dbt_assets(partitions_def, name=name, select=select)
+        for name, select in dbt_steps(manifest_json()).items()
     ]
 
 
@@ -169,8 +191,6 @@ def build_dbt_assets(
             translator,
             overrides=overrides,
             full_refresh=config.full_refresh,
-            whole_select=[select],
-            whole_exclude=[exclude] if exclude else [],
             everything=everything,
         )
 
@@ -186,8 +206,6 @@ def _build(
     *,
     overrides: Mapping[str, Any],
     full_refresh: bool,
-    whole_select: Sequence[str],
-    whole_exclude: Sequence[str],
     everything: tuple[frozenset, frozenset],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     settings = build_db.settings
@@ -202,15 +220,12 @@ def _build(
         if props["resource_type"] == "model" and translator.get_asset_key(props) in selected_assets
     }
     whole = selected_assets == everything[0] and selected_checks == everything[1]
-    if whole:
-        select, exclude, indirect = list(whole_select), list(whole_exclude), None
-    else:  # a subset (picked in the UI, or the audit-publish job's checks): exactly the chosen models and checks
-        tests = [uid.split(".")[2] for uid, key in keys_by_test.items() if key in selected_checks]
-        select = sorted(props["name"] for props in models.values()) + sorted(tests)
-        exclude, indirect = [], "empty"
-        if not select:
-            context.log.info("dbt: nothing selected")
-            return
+    # Exactly the models and tests of this step (as Dagster expects them), named one by one: dbt's indirect
+    # selection would otherwise pull a test into the step of any of its parents, or drop the tests of reused models.
+    tests = sorted(uid.split(".")[2] for uid, key in keys_by_test.items() if key in selected_checks)
+    if not models and not tests:
+        context.log.info("dbt: nothing selected")
+        return
     as_of = context.partition_key
     version = versions.current(settings)
     dbt_vars = {
@@ -244,16 +259,11 @@ def _build(
             f"dbt: reusing {len(reuse.reused)} models whose inputs are unchanged (their tests still run): "
             + ", ".join(reuse.reused_names)
         )
-        # the tests of reused models stay selected: indirect selection is off so excluding a model keeps its tests
-        exclude = [*exclude, *reuse.reused_names]
-        indirect = "empty"
-    context.log.info(
-        f"dbt build --select {' '.join(select)}" + (f" --exclude {' '.join(exclude)}" if exclude else "")
-    )
+    select = sorted(props["name"] for uid, props in models.items() if uid not in reuse.reused) + tests
+    context.log.info(f"dbt build: {len(select) - len(tests)} models and {len(tests)} tests")
     build = invoke_build(
         select=select,
-        exclude=exclude,
-        indirect_selection=indirect,
+        indirect_selection="empty",
         vars_override=overrides,
         full_refresh=full_refresh,
         as_of=as_of,
@@ -267,10 +277,18 @@ def _build(
         f"dbt build finished in {build.seconds:.1f} s: "
         + ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
     )
-    yield from check_results(build, manifest, keys_by_test, selected_checks)
+    con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
+    try:
+        details = failure_details(build, manifest, lambda sql: con.execute(sql).fetchall())
+    finally:
+        con.close()
+    yield from check_results(build, manifest, keys_by_test, selected_checks, details)
     yield from _record_and_materialize(context, settings, manifest, translator, build, reuse)
     if build.failed_models:
         _raise_model_failure(build, keys_by_test)
+    skipped = [n.name for n in build.models("skipped")]
+    if skipped:  # a blocking dbt test failed: the check results above hold the run back
+        context.log.warning(f"not built because a blocking check failed: {', '.join(skipped)}")
 
 
 def _record_and_materialize(context, settings, manifest, translator, build: BuildResult, reuse):

@@ -120,3 +120,34 @@ def test_gx_suite_checks_match_the_suites():
 
     checked = {key.asset_key.to_user_string() for check in gx_checks for key in check.check_keys}
     assert checked == set(suite_tables())
+
+
+def test_every_dbt_test_is_a_check_of_the_step_that_builds_its_inputs():
+    """Each dbt test is one Dagster check, in the dbt step that builds its model; every model it reads is built
+    in that step or before (a check on the CRM that reads the orders sits in the second step)."""
+    from orchestration.definitions import build_definitions
+    from orchestration.dbt_runner import UNIQUE_ID_METADATA_KEY
+    from orchestration.defs.dbt import dbt_steps, manifest_json
+
+    manifest = manifest_json()
+    defs = build_definitions()
+    graph = defs.get_repository_def().asset_graph
+    steps = list(dbt_steps(manifest))
+    model_step, test_step = {}, {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assets_def = node.assets_def
+        if assets_def.node_def.name not in steps:
+            continue
+        index = steps.index(assets_def.node_def.name)
+        model_step[key.path[-1]] = index
+        for spec in assets_def.check_specs:
+            unique_id = spec.metadata[UNIQUE_ID_METADATA_KEY]
+            assert test_step.setdefault(unique_id, index) == index
+    tests = {uid for uid, n in manifest["nodes"].items() if n["resource_type"] == "test"}
+    assert set(test_step) == tests
+    for uid, index in test_step.items():
+        for parent in manifest["nodes"][uid]["depends_on"]["nodes"]:
+            parent_node = manifest["nodes"].get(parent)
+            if parent_node and parent_node["resource_type"] == "model":
+                assert model_step[parent_node["name"]] <= index, (uid, parent)
