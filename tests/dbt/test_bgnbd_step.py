@@ -94,14 +94,17 @@ def test_no_buyers_gives_a_fit_row_that_says_so_and_no_scores(wh: DuckDBWarehous
     assert wh.row_count("analytics", "bgnbd_triple_scores") == 0
 
 
-def test_customers_left_out_by_the_outlier_guard_are_counted(wh: DuckDBWarehouse) -> None:
+def test_heavy_buyers_are_fitted_not_left_out(wh: DuckDBWarehouse) -> None:
+    """The fit covers every customer: a genuine heavy buyer (here two, 390 repeat purchase days in 400 days) is in
+    the estimation and counted, nothing is excluded silently."""
     x, tx, age, n = _simulated_triples(3)
-    # a reseller: 390 repeat purchase days within 400 days of history, twice
     _triples(wh, [*x, 390], [*tx, 399], [*age, 400], [*n, 2])
     row = run_bgnbd_fit(wh, as_of_date="2026-06-30", horizon_days=90)
-    assert row["n_excluded"] == 2
-    assert "outlier guard" in row["fit_message"]
+    assert row["n_excluded"] == 0
     assert row["n_customers"] == n.sum() + 2
+    assert row["is_converged"]
+    scores = wh.query("select expected_purchases from analytics.bgnbd_triple_scores where frequency = 390")
+    assert scores["expected_purchases"].iloc[0] > 50  # the model expects them to keep buying
 
 
 def test_a_bad_date_or_horizon_is_refused_before_anything_is_written(wh: DuckDBWarehouse) -> None:
