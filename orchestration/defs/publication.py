@@ -16,6 +16,7 @@ from c360.dbt_vars import defaults
 from orchestration.defs.dbt import manifest_json
 from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase
 from publishing.gate import collect_check_results
+from publishing.log import entries
 from publishing.publish import TableSpec, publish
 from publishing.state import state_tables
 from reporting import render_report
@@ -150,6 +151,7 @@ def build_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
             settings.reports_dir,
             run_id=context.run.run_id,
             currency=defaults().get("reporting_currency"),
+            log_rows=entries(settings),
         )
         return dg.MaterializeResult(metadata={"report": dg.MetadataValue.path(str(path))})
 

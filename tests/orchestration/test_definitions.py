@@ -125,8 +125,8 @@ def test_gx_suite_checks_match_the_suites():
 def test_every_dbt_test_is_a_check_of_the_step_that_builds_its_inputs():
     """Each dbt test is one Dagster check, in the dbt step that builds its model; every model it reads is built
     in that step or before (a check on the CRM that reads the orders sits in the second step)."""
-    from orchestration.definitions import build_definitions
     from orchestration.dbt_runner import UNIQUE_ID_METADATA_KEY
+    from orchestration.definitions import build_definitions
     from orchestration.defs.dbt import dbt_steps, manifest_json
 
     manifest = manifest_json()
