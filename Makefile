@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.c360-installed
 AS_OF ?= 2026-06-30
 
-.PHONY: demo test bench lint ui clean
+.PHONY: demo test bench bench-ui lint ui clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ test: $(TEST_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+bench-ui: $(STAMP)
+	$(BIN)/python -m benchmarks.ui_path $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
