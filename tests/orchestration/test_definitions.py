@@ -120,3 +120,22 @@ def test_gx_suite_checks_match_the_suites():
 
     checked = {key.asset_key.to_user_string() for check in gx_checks for key in check.check_keys}
     assert checked == set(suite_tables())
+
+
+def test_check_descriptions_show_enumerations_and_open_bounds():
+    """The manifest keeps accepted_values read from var c360_enums unrendered; the UI shows the values."""
+    from orchestration.defs.dbt import describe_test
+
+    tiers = {
+        "column_name": "value_tier",
+        "test_metadata": {
+            "name": "accepted_values",
+            "kwargs": {"values": "{{ var('c360_enums')['value_tiers'] }}", "column_name": "value_tier"},
+        },
+    }
+    assert describe_test(tiers) == "value_tier is one of vip, high, medium, low, none"
+    at_least = {
+        "column_name": "net_revenue_365d",
+        "test_metadata": {"name": "between", "kwargs": {"min_value": 0, "column_name": "net_revenue_365d"}},
+    }
+    assert describe_test(at_least) == "net_revenue_365d is at least 0"
