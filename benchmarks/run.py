@@ -38,11 +38,11 @@ from importlib import metadata
 from pathlib import Path
 
 from benchmarks.report import RESULTS_DIR, write_markdown
+from ingestion.contracts import SOURCES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 BIN = Path(sys.executable).parent
-SOURCES = ("orders", "contacts", "survey_responses")
 
 
 def log(message: str) -> None:

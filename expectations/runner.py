@@ -20,14 +20,12 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 import great_expectations as gx
 import numpy as np
 import pandas as pd
-from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.core.expectation_validation_result import (
     ExpectationSuiteValidationResult,
     ExpectationValidationResult,
@@ -59,12 +57,6 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 logger = logging.getLogger(__name__)
 
 Status = Literal["passed", "failed", "error"]
-
-DATA_DOCS_SITE_NAME = "c360"
-# Sub-folder of the Data Docs directory holding the JSON suites and validation results the site is rendered from.
-# Keeping them on disk lets several run_table_suite calls (one per table, each with its own ephemeral context)
-# share one site: the index lists every suite and run instead of only the last one.
-DATA_DOCS_STORE_DIR = "_gx_stores"
 
 _RESULT_FORMAT: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
 _SAMPLE_VALUES = 5
@@ -115,9 +107,8 @@ class SuiteResult:
         table: the validated table.
         outcomes: one outcome per expectation, in suite order (table suite first, then gate metrics).
         rows: rows in the table (0 when it could not be read).
-        seconds: wall time of the whole run, Data Docs included.
+        seconds: wall time of the whole run.
         notes: checks that were skipped and why (e.g. no previous publication to compare volume with).
-        data_docs_index: the Data Docs index page, when Data Docs were built.
     """
 
     suite: str
@@ -126,7 +117,6 @@ class SuiteResult:
     rows: int
     seconds: float
     notes: list[str] = field(default_factory=list)
-    data_docs_index: Path | None = None
 
     @property
     def passed(self) -> bool:
@@ -167,7 +157,6 @@ def run_table_suite(
     as_of: date,
     config: GateConfig,
     previous_row_count: int | None = None,
-    data_docs_dir: Path | None = None,
 ) -> SuiteResult:
     """Validate one customer-grain table of the build database with its suite.
 
@@ -178,7 +167,6 @@ def run_table_suite(
         config: gate thresholds.
         previous_row_count: rows of the table in the last publication; None (first run) skips the volume check
             with a note.
-        data_docs_dir: when set, Data Docs (static HTML) are built into this directory through a Checkpoint.
 
     Returns:
         The outcomes. A missing table, column or staging model gives ``error`` outcomes; nothing raises for data
@@ -198,7 +186,6 @@ def run_table_suite(
             as_of=as_of,
             config=config,
             previous_row_count=previous_row_count,
-            data_docs_dir=data_docs_dir,
             started=started,
         )
     finally:
@@ -226,7 +213,6 @@ def _run(
     as_of: date,
     config: GateConfig,
     previous_row_count: int | None,
-    data_docs_dir: Path | None,
     started: float,
 ) -> SuiteResult:
     table_suite = build_table_suite(table, config)
@@ -265,20 +251,9 @@ def _run(
         notes += metric_notes
 
     batches = [b for b in batches if b.suite.expectations]
-    docs_index: Path | None = None
     results: list[ExpectationSuiteValidationResult] = []
     try:
-        try:
-            results = _validate_all(batches, as_of=as_of, data_docs_dir=data_docs_dir)
-            if data_docs_dir is not None:
-                docs_index = Path(data_docs_dir) / "index.html"
-        except Exception as exc:
-            if data_docs_dir is None:
-                raise
-            # Data Docs are a by-product: a docs directory that cannot be written must not decide the gate.
-            logger.warning("Data Docs for %s not built in %s: %s", table, data_docs_dir, exc, exc_info=True)
-            notes.append(f"Data Docs not built in {data_docs_dir}: {type(exc).__name__}: {_first_line(exc)}")
-            results = _validate_all(batches, as_of=as_of, data_docs_dir=None)
+        results = _validate_all(batches, as_of=as_of)
     except Exception as exc:  # a crash of GX itself: report, never pass
         logger.exception("Great Expectations failed while validating %s", table)
         outcomes.insert(
@@ -299,7 +274,6 @@ def _run(
         rows=len(frame),
         seconds=time.perf_counter() - started,
         notes=notes,
-        data_docs_index=docs_index if docs_index is not None and docs_index.exists() else None,
     )
 
 
@@ -470,53 +444,24 @@ def _find_relation(cur: duckdb.DuckDBPyConnection, name: str) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _make_context(data_docs_dir: Path | None) -> Any:
-    """An ephemeral GX context: no progress bars, no analytics, optionally a local filesystem Data Docs site.
-
-    With `data_docs_dir`, the expectation and validation-result stores are filesystem stores under
-    ``<data_docs_dir>/_gx_stores`` and the site ``c360`` renders into `data_docs_dir` itself, so successive calls
-    (one per table, one per run) add to the same site instead of replacing it.
-    """
+def _make_context() -> Any:
+    """An ephemeral GX context (nothing written to disk): no progress bars, no analytics."""
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False),
     )
-    if data_docs_dir is not None:
-        root = Path(data_docs_dir).resolve()
-        root.mkdir(parents=True, exist_ok=True)
-        stores = root / DATA_DOCS_STORE_DIR
-        for store_name, folder in (
-            (config.expectations_store_name, "expectations"),
-            (config.validation_results_store_name, "validations"),
-        ):
-            config.stores[store_name]["store_backend"] = {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(stores / folder),
-            }
-        config.data_docs_sites = {
-            DATA_DOCS_SITE_NAME: {
-                "class_name": "SiteBuilder",
-                "show_how_to_buttons": False,
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(root)},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            }
-        }
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def _validate_all(
-    batches: list[_Batch], *, as_of: date, data_docs_dir: Path | None
-) -> list[ExpectationSuiteValidationResult]:
-    """Validate every batch in one fresh context (and build Data Docs when `data_docs_dir` is set)."""
-    context = _make_context(data_docs_dir)
-    return [_validate(context, batch, as_of=as_of, build_docs=data_docs_dir is not None) for batch in batches]
+def _validate_all(batches: list[_Batch], *, as_of: date) -> list[ExpectationSuiteValidationResult]:
+    """Validate every batch in one fresh context."""
+    context = _make_context()
+    return [_validate(context, batch, as_of=as_of) for batch in batches]
 
 
-def _validate(
-    context: Any, batch: _Batch, *, as_of: date, build_docs: bool
-) -> ExpectationSuiteValidationResult:
-    """Run one suite on its DataFrame through a Checkpoint (which also updates Data Docs when asked)."""
+def _validate(context: Any, batch: _Batch, *, as_of: date) -> ExpectationSuiteValidationResult:
+    """Run one suite on its DataFrame through a Checkpoint."""
     name = batch.suite.name
     datasource = context.data_sources.add_pandas(name=f"{name}__pandas")
     batch_definition = datasource.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("whole")
@@ -525,16 +470,10 @@ def _validate(
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
     )
-    actions = (
-        [UpdateDataDocsAction(name="update_data_docs", site_names=[DATA_DOCS_SITE_NAME])]
-        if build_docs
-        else []
-    )
     checkpoint = context.checkpoints.add(
         gx.Checkpoint(
             name=f"{name}__checkpoint",
             validation_definitions=[definition],
-            actions=actions,
             result_format=_RESULT_FORMAT,
         )
     )

@@ -2,6 +2,7 @@
 
 import functools
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -9,6 +10,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
 
 from c360.dbt_vars import VarError, check_vars
+from c360.enums import enum_values
 from c360.settings import DBT_PROJECT_DIR
 from orchestration import dbt_reuse
 from orchestration.dbt_runner import (
@@ -28,6 +30,9 @@ from warehouse import connect
 from warehouse.engines import FIT_UPSTREAM
 
 _GROUPS = {"staging": "dbt_staging", "intermediate": "dbt_intermediate"}
+
+# A test argument that reads an enumeration of var c360_enums (the manifest keeps it unrendered).
+_ENUM_REFERENCE = re.compile(r"\{\{\s*var\(['\"]c360_enums['\"]\)\[['\"](?P<name>\w+)['\"]\]\s*\}\}")
 
 # How a dbt generic test reads in the UI, by test name: {column} and the test's own arguments are filled in.
 _TEST_PHRASES = {
@@ -58,6 +63,8 @@ def describe_test(props: Mapping[str, Any]) -> str:
     kwargs = {k: v for k, v in (metadata.get("kwargs") or {}).items() if not str(k).startswith("model")}
     column = props.get("column_name") or kwargs.get("column_name") or "the row"
     phrase = _TEST_PHRASES.get(name)
+    if name == "between" and kwargs.get("max_value") is None:
+        phrase = "{column} is at least {min_value}"
     if phrase:
         try:
             return phrase.format(column=column, **{k: _short(v) for k, v in kwargs.items()})
@@ -67,6 +74,9 @@ def describe_test(props: Mapping[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
+    enum = _ENUM_REFERENCE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if enum:  # accepted_values read from var c360_enums: show the values themselves
+        value = list(enum_values(enum["name"]))
     text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
     text = text.replace("{{ ", "").replace(" }}", "").replace("get_where_subquery(", "").rstrip(")")
     return text if len(text) <= 120 else text[:117] + "..."

@@ -1,4 +1,4 @@
-"""Great Expectations suites (expectations/) as blocking asset checks on the customer-grain marts they guard.
+"""Great Expectations suites (expectations/) as blocking asset checks on the marts they guard.
 
 Each check validates one table of the build database on the pandas backend (customer grain only; order-level
 facts such as freshness are reduced to one row by SQL first). A validation that raised counts as a failed
@@ -61,8 +61,9 @@ def build_gx_check(table: str, partitions_def: dg.PartitionsDefinition) -> dg.As
         name="gx_suite",
         blocking=True,
         partitions_def=partitions_def,
-        description=f"Great Expectations suite for {table}: value ranges, allowed values, null rates, "
-        "distribution bands and volume against the last publication (expectations/suites.py).",
+        description=f"Great Expectations suite for {table}: what the dbt tests cannot express (masked contact "
+        "data, null rates, the vip share band, volume against the last publication, freshness; "
+        "expectations/suites.py).",
     )
     def _check(context: dg.AssetCheckExecutionContext, build_db: BuildDatabase) -> dg.AssetCheckResult:
         # GX loads here, unless orchestration.preload already did

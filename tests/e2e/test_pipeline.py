@@ -1,4 +1,4 @@
-"""The whole pipeline on generated data: what BI users get in the published database (issue 2, SPEC 4, 6, 7)."""
+"""The whole pipeline on generated data: what BI users get in the published database (issue 2: the published tables, their access and the command-line interface)."""
 
 from __future__ import annotations
 

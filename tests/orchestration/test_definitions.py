@@ -151,3 +151,22 @@ def test_every_dbt_test_is_a_check_of_the_step_that_builds_its_inputs():
             parent_node = manifest["nodes"].get(parent)
             if parent_node and parent_node["resource_type"] == "model":
                 assert model_step[parent_node["name"]] <= index, (uid, parent)
+
+
+def test_check_descriptions_show_enumerations_and_open_bounds():
+    """The manifest keeps accepted_values read from var c360_enums unrendered; the UI shows the values."""
+    from orchestration.defs.dbt import describe_test
+
+    tiers = {
+        "column_name": "value_tier",
+        "test_metadata": {
+            "name": "accepted_values",
+            "kwargs": {"values": "{{ var('c360_enums')['value_tiers'] }}", "column_name": "value_tier"},
+        },
+    }
+    assert describe_test(tiers) == "value_tier is one of vip, high, medium, low, none"
+    at_least = {
+        "column_name": "net_revenue_365d",
+        "test_metadata": {"name": "between", "kwargs": {"min_value": 0, "column_name": "net_revenue_365d"}},
+    }
+    assert describe_test(at_least) == "net_revenue_365d is at least 0"

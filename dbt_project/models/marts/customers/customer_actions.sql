@@ -1,4 +1,4 @@
--- One row per customer: health score (SPEC 4.5) and the next action from tier x stage x risk, respecting
+-- One row per customer: health score and the next action from tier x stage x risk, respecting
 -- marketing consent (marketing actions become 'no_action' without consent).
 with
 

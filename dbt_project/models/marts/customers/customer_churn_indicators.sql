@@ -1,4 +1,4 @@
--- One row per customer: each churn flag (SPEC 4.4) with the values that fired it and the threshold used, the
+-- One row per customer: each churn flag with the values that fired it and the threshold used, the
 -- BG/NBD view (P(alive), expected purchases), and the combined risk score and level.
 -- Risk score = sum of the points of the flags that fired + risk_points_p_alive x (1 - P(alive)), capped at 100;
 -- customers without purchases have no P(alive) and get no points for it.

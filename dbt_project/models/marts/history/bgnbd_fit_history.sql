@@ -23,7 +23,16 @@ this_run as (
 ),
 
 final as (
-    select as_of_date, r, alpha_days, a, b, log_likelihood, n_customers, is_converged, fit_message
+    select
+        as_of_date,
+        r,
+        alpha_days,
+        a,
+        b,
+        log_likelihood,
+        n_customers,
+        is_converged,
+        fit_message
     from this_run
     {{ stored_history('bgnbd_fit_history', [
         'as_of_date', 'r', 'alpha_days', 'a', 'b', 'log_likelihood', 'n_customers', 'is_converged', 'fit_message'
