@@ -8,9 +8,10 @@ is never used twice), then appends what the loader added there (raw rows, quaran
 engine's tables. So the files are read and parsed where c360 runs (the Spark driver), not on the executors.
 
 On DuckDB a file's rows commit together with its log row. Spark's Parquet tables have no transaction across
-tables, so the log stays the commit record: quarantine rows and raw rows are appended first, the log rows last.
-Rows of a file the log does not list as loaded (a run killed between those appends) are removed when the next
-call starts, before anything is loaded again.
+tables, so the log stays the commit record: raw rows and quarantine rows are appended first, the log rows last.
+File ids grow with every log row, so rows whose file id is above the log's largest are rows of files the log
+never got (a run killed between those appends): the next call removes them before it loads anything, and loads
+those files again.
 """
 
 from __future__ import annotations
@@ -54,14 +55,13 @@ def ingest_into(
         con = connect(Path(tmp) / "staging.duckdb", memory_limit=memory_limit)
         try:
             ensure_schema(con)
-            remove_unlogged_rows(wh, source, progress)
             logged = _seed_log(wh, DuckDBWarehouse(con))
+            remove_unlogged_rows(wh, source, logged, progress)
             result = ingest_source(
                 con, source, landing_root, encoding=encoding, progress=progress, settle_seconds=settle_seconds
             )
             staged = DuckDBWarehouse(con)
             # the staging tables started empty: all their rows are this call's (the log: beyond the seeded ids)
-            _append(wh, QUARANTINE, staged.query_arrow(f"select * from {RAW}.{QUARANTINE}"))
             _append(
                 wh,
                 source,
@@ -70,6 +70,7 @@ def ingest_into(
                     f"select * replace (cast(_extra as varchar) as _extra) from {RAW}.{source}"
                 ),
             )
+            _append(wh, QUARANTINE, staged.query_arrow(f"select * from {RAW}.{QUARANTINE}"))
             _append(wh, LOG, staged.query_arrow(f"select * from {RAW}.{LOG} where file_id > {logged}"))
         finally:
             con.close()
@@ -90,26 +91,27 @@ def _seed_log(wh: Warehouse, staging: DuckDBWarehouse) -> int:
     return int(staging.scalar(f"select coalesce(max(file_id), 0) from {RAW}.{LOG}"))  # type: ignore[call-overload]
 
 
-def remove_unlogged_rows(wh: Warehouse, source: str, progress: Callable[[str], None] | None = None) -> int:
-    """Remove the raw and quarantine rows of ``source`` whose file is not logged as loaded (left by a run killed
-    between the appends of one call). Returns the rows removed."""
-    if wh.table_exists(RAW, LOG):
-        unlogged = f"_file_id not in (select file_id from {RAW}.{LOG} where status = 'loaded')"
-    else:
-        unlogged = "true"
-    removed = 0
-    for name, condition in ((source, unlogged), (QUARANTINE, f"source = '{source}' and {unlogged}")):
-        if not wh.table_exists(RAW, name):
-            continue
-        count = int(
-            wh.query_arrow(f"select count(*) as n from {RAW}.{name} where {condition}").column(0)[0].as_py()
-        )
-        if count:
-            wh.delete_where(RAW, name, condition)
-            removed += count
+def remove_unlogged_rows(
+    wh: Warehouse, source: str, newest_logged: int, progress: Callable[[str], None] | None = None
+) -> int:
+    """Remove the raw and quarantine rows whose file id is above ``newest_logged``, the log's largest (rows of
+    files a killed run never logged). Every raw table is checked, not only ``source``'s: the next file id is the
+    log's largest plus one, so unlogged rows of another source would otherwise get the ids of the files loaded
+    now. Returns the rows removed."""
+    tables = [name for name in (*CONTRACTS, QUARANTINE) if wh.table_exists(RAW, name)]
+    if not tables:
+        return 0
+    unlogged = f"_file_id > {int(newest_logged)}"
+    counts = wh.query_arrow(
+        "select "
+        + ", ".join(f"(select count(*) from {RAW}.{name} where {unlogged}) as {name}" for name in tables)
+    ).to_pylist()[0]
+    for name in tables:
+        if counts[name]:
+            wh.delete_where(RAW, name, unlogged)
             if progress:
                 progress(
-                    f"{source}: removed {count:,} rows of raw.{name} whose file is not in raw.{LOG} (an earlier "
-                    "run stopped before logging it); the file is loaded again"
+                    f"removed {counts[name]:,} rows of raw.{name} whose file is not in raw.{LOG} (an earlier run "
+                    "stopped before logging it); its file is loaded again"
                 )
-    return removed
+    return sum(counts.values())

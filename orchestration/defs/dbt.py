@@ -240,21 +240,32 @@ def _build(
             f"dbt: reusing {len(reuse.reused)} models whose inputs are unchanged (their tests still run): "
             + ", ".join(reuse.reused_names)
         )
-        # the tests of reused models stay selected: indirect selection is off so excluding a model keeps its tests
-        exclude = [*exclude, *reuse.reused_names]
-        indirect = "empty"
-    context.log.info(
-        f"dbt build --select {' '.join(select)}" + (f" --exclude {' '.join(exclude)}" if exclude else "")
-    )
-    build = invoke_build(
-        select=select,
-        exclude=exclude,
-        indirect_selection=indirect,
-        vars_override=overrides,
-        full_refresh=full_refresh,
-        as_of=as_of,
-        log=context.log.info,
-        expected_models=len(models) - len(reuse.reused),
+        # Exactly the models to rebuild and every test of the step, by name (indirect selection off): a graph
+        # selector such as +model selects no test once indirect selection is off, and excluding the reused
+        # models with indirect selection on would drop their tests, which must run on the tables they keep.
+        rebuilt = sorted(props["name"] for uid, props in models.items() if uid not in reuse.reused)
+        tests = sorted(uid.split(".")[2] for uid, key in keys_by_test.items() if key in selected_checks)
+        select, exclude, indirect = rebuilt + tests, [], "empty"
+        context.log.info(
+            f"dbt build --select {' '.join(rebuilt) or '(no model)'} and the step's {len(tests)} tests"
+        )
+    else:
+        context.log.info(
+            f"dbt build --select {' '.join(select)}" + (f" --exclude {' '.join(exclude)}" if exclude else "")
+        )
+    build = (
+        BuildResult()
+        if not select
+        else invoke_build(
+            select=select,
+            exclude=exclude,
+            indirect_selection=indirect,
+            vars_override=overrides,
+            full_refresh=full_refresh,
+            as_of=as_of,
+            log=context.log.info,
+            expected_models=len(models) - len(reuse.reused),
+        )
     )
     if build.error is not None:
         raise dg.Failure(description=f"dbt could not run: {build.error}")
