@@ -119,7 +119,8 @@ def machine_info() -> dict:
 
 def versions() -> dict:
     out = {"python": platform.python_version()}
-    for package in ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "dagster-dbt", "great_expectations"):
+    packages = ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "dagster-dbt", "great_expectations")
+    for package in (*packages, "pyspark", "dbt-spark"):
         try:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

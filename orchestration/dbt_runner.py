@@ -40,6 +40,12 @@ _lock = threading.Lock()
 _parse_thread: threading.Thread | None = None
 _manifest: Any = None
 _parse_error: BaseException | None = None
+_parsed_target: str | None = None  # the dbt target the manifest was parsed for (configs differ per engine)
+
+
+def current_target() -> str:
+    """The dbt target of profiles.yml that this process's environment selects."""
+    return os.environ.get("C360_DBT_TARGET") or "duckdb"
 
 
 def base_args() -> list[str]:
@@ -63,14 +69,20 @@ def _parse() -> None:
 
 
 def start_parsing() -> None:
-    """Parse the dbt project in a background thread, once per process (a no-op when started already).
+    """Parse the dbt project in a background thread, once per process and dbt target (a no-op when started
+    already for the target of the environment; a new target is parsed again, since model configs depend on it).
 
     Started by the ingestion steps: they spend their time in DuckDB, which releases the GIL, so the parse costs
     the run little. dbt reads its connection settings (profiles.yml) from the environment, which the run's
     build-database resource sets before any step.
     """
-    global _parse_thread
+    global _parse_thread, _manifest, _parse_error, _parsed_target
     with _lock:
+        target = current_target()
+        if _parsed_target != target:
+            if _parse_thread is not None:
+                _parse_thread.join()
+            _parse_thread, _manifest, _parse_error, _parsed_target = None, None, None, target
         if _parse_thread is None and _manifest is None:
             _parse_thread = threading.Thread(target=_parse, name="c360-dbt-parse", daemon=True)
             _parse_thread.start()
@@ -89,6 +101,8 @@ def parsed_manifest() -> Any:
 
 def release_duckdb() -> None:
     """Let go of dbt-duckdb's process-wide database handle, so no file lock outlives the dbt invocation."""
+    if current_target() != "duckdb":
+        return
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     DuckDBConnectionManager.close_all_connections()

@@ -21,12 +21,11 @@ from orchestration.dbt_runner import (
     invoke_build,
     manifest_path,
     not_run_tests,
-    relation_name,
 )
 from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase
 from publishing import state as state_store
 from publishing import versions
-from warehouse import connect
+from warehouse import Warehouse
 from warehouse.engines import FIT_UPSTREAM
 
 _GROUPS = {"staging": "dbt_staging", "intermediate": "dbt_intermediate"}
@@ -244,9 +243,8 @@ def _build(
         dbt_reuse.STATE_VERSION_KEY: version.name if version else None,
     }
     allow_reuse = whole and not full_refresh and settings.dbt_reuse
-    con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
-    try:
-        stored = state_store.register(con, version, state_store.state_tables(manifest))
+    with build_db.warehouse() as wh:
+        stored = state_store.register(wh, version, state_store.state_tables(manifest))
         if any(stored.values()):
             context.log.info(
                 "history of earlier publications from the state store ("
@@ -254,16 +252,14 @@ def _build(
                 + f", version {version.name})"
             )
         reuse = dbt_reuse.plan(
-            con,
+            wh,
             manifest,
             dbt_vars,
             (DBT_PROJECT_DIR / "dbt_project.yml").read_text(),
             candidates=list(models) if allow_reuse else [],
         )
         # forget what is about to be rebuilt, so an interrupted build is never mistaken for a finished one
-        dbt_reuse.forget(con, [m for m in models if m not in reuse.reused])
-    finally:
-        con.close()
+        dbt_reuse.forget(wh, [m for m in models if m not in reuse.reused])
     if reuse.reused:
         context.log.info(
             f"dbt: reusing {len(reuse.reused)} models whose inputs are unchanged (their tests still run): "
@@ -287,13 +283,12 @@ def _build(
         f"dbt build finished in {build.seconds:.1f} s: "
         + ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
     )
-    con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
-    try:
-        details = failure_details(build, manifest, lambda sql: con.execute(sql).fetchall())
-    finally:
-        con.close()
+    with build_db.warehouse() as wh:
+        details = failure_details(
+            build, manifest, lambda sql: list(wh.query(sql).itertuples(index=False, name=None))
+        )
     yield from check_results(build, manifest, keys_by_test, selected_checks, details)
-    yield from _record_and_materialize(context, settings, manifest, translator, build, reuse)
+    yield from _record_and_materialize(context, build_db, manifest, translator, build, reuse)
     if build.failed_models:
         _raise_model_failure(build, keys_by_test)
     skipped = [n.name for n in build.models("skipped")]
@@ -301,36 +296,37 @@ def _build(
         context.log.warning(f"not built because a blocking check failed: {', '.join(skipped)}")
 
 
-def _record_and_materialize(context, settings, manifest, translator, build: BuildResult, reuse):
+def _record_and_materialize(
+    context, build_db: BuildDatabase, manifest, translator, build: BuildResult, reuse
+):
     built = {n.unique_id: n.seconds for n in build.models("success")}
     failed = [n.unique_id for n in build.failed_models]
-    con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
-    try:
-        dbt_reuse.forget(con, failed)
-        dbt_reuse.record(
-            con, manifest, reuse, list(built), run_id=context.run.run_id, as_of=context.partition_key
+    with build_db.warehouse() as wh:
+        dbt_reuse.forget(wh, failed)
+        counts = dbt_reuse.record(
+            wh, manifest, reuse, list(built), run_id=context.run.run_id, as_of=context.partition_key
         )
+        counts |= {uid: state["row_count"] for uid, state in reuse.reused.items()}
         seconds = built | dict.fromkeys(reuse.reused, 0.0)
         for uid in dbt_reuse.topological(manifest, list(seconds)):
             props = manifest["nodes"][uid]
             yield dg.MaterializeResult(
                 asset_key=translator.get_asset_key(props),
-                metadata=_metadata(con, props, seconds[uid], reuse.reused.get(uid)),
+                metadata=_metadata(wh, props, counts[uid], seconds[uid], reuse.reused.get(uid)),
             )
-    finally:
-        con.close()
 
 
-def _metadata(con, props: Mapping[str, Any], seconds: float, reused: Mapping[str, Any] | None) -> dict:
+def _metadata(
+    wh: Warehouse, props: Mapping[str, Any], rows: int, seconds: float, reused: Mapping[str, Any] | None
+) -> dict:
     """What a data engineer looks at first in the UI: row count, column schema and (marts) a five-row preview."""
-    relation = relation_name(props)
-    rows = con.sql(f"select count(*) from {relation}").fetchone()[0]
-    described = con.sql(f"describe {relation}").fetchall()
+    schema_name, table = props["schema"], props.get("alias") or props["name"]
+    described = wh.columns(schema_name, table)
     columns = props.get("columns", {})
     schema = dg.TableSchema(
         columns=[
             dg.TableColumn(name, str(dtype), description=(columns.get(name) or {}).get("description"))
-            for name, dtype, *_ in described
+            for name, dtype in described
         ]
     )
     metadata: dict[str, Any] = {
@@ -339,15 +335,15 @@ def _metadata(con, props: Mapping[str, Any], seconds: float, reused: Mapping[str
         "execution_seconds": dg.MetadataValue.float(round(seconds, 3)),
     }
     if props["fqn"][1] == "marts":
-        preview = con.sql(f"select * from {relation} limit 5").fetchall()
-        header = [name for name, *_ in described]
+        preview = wh.query_arrow(f"select * from {schema_name}.{table} limit 5").to_pylist()
+        header = [name for name, _ in described]
         metadata["preview"] = dg.MetadataValue.md(
             "| "
             + " | ".join(header)
             + " |\n|"
             + "---|" * len(header)
             + "\n"
-            + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in preview)
+            + "\n".join("| " + " | ".join(str(row.get(name)) for name in header) + " |" for row in preview)
         )
     if reused is not None:
         metadata["c360/reused"] = dg.MetadataValue.text(

@@ -78,7 +78,8 @@ def build_publication_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         description=(
             "The published area BI tools read: warehouse/published.duckdb and published/<table>.parquet, switched "
             "in as one set, plus publication_log. Runs only when every blocking check passed. A run for an older "
-            "as-of date than the one in place updates only the history tables."
+            "as-of date than the one in place updates only the history tables. The tables are exported from the "
+            "engine that built them (DuckDB or Spark) to Parquet; the DuckDB file is built from those files."
         ),
     )
     def published_tables(context: dg.AssetExecutionContext, build_db: BuildDatabase) -> dg.MaterializeResult:
@@ -100,15 +101,17 @@ def build_publication_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
                 f"schema {settings.postgres_schema}"
             )
 
-        publication = publish(
-            settings,
-            run_id=context.run.run_id,
-            as_of=as_of,
-            tables=specs,
-            state_tables=state_tables(manifest_json()),
-            checks=checks,
-            before_commit=to_postgres,
-        )
+        with build_db.warehouse() as wh:
+            publication = publish(
+                settings,
+                warehouse=wh,
+                run_id=context.run.run_id,
+                as_of=as_of,
+                tables=specs,
+                state_tables=state_tables(manifest_json()),
+                checks=checks,
+                before_commit=to_postgres,
+            )
         for warning in publication.warnings:
             context.log.warning(f"warning (not blocking): {warning.line()}")
         context.log.info(publication.entry.message)
