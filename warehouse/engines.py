@@ -23,8 +23,9 @@ from warehouse.base import Warehouse, check_identifier
 
 ENGINES = ("duckdb", "postgres", "spark")
 
-#: The dbt selection the BG/NBD fit step needs built first, and its complement (the rest of the project).
-FIT_UPSTREAM = "+int_purchase_histories_grouped"
+#: The dbt selection the fit step needs built first (the models tagged fit_input in dbt_project.yml, and their
+#: ancestors), and its complement (the rest of the project).
+FIT_UPSTREAM = "+tag:fit_input"
 
 
 @dataclass
