@@ -36,7 +36,8 @@ LIFECYCLE_STAGES: tuple[str, ...] = (
     "growing",
     "mature",
 )
-CHURN_RISK_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+# n/a: a prospect (no completed order, no score); churned: past the warning (the lifecycle stage says so).
+CHURN_RISK_LEVELS: tuple[str, ...] = ("n/a", "low", "medium", "high", "churned")
 
 # Columns of customer_360 that may be partly empty (profile attributes kept in the CRM), but that are suspicious
 # when mostly empty: a null rate above GateConfig.null_rate_warn_max is a warning, never blocking.
@@ -266,7 +267,9 @@ def _customer_360(config: GateConfig) -> list[Expectation]:
         _in_set("value_tier", VALUE_TIERS),
         _not_null("lifecycle_stage"),
         _in_set("lifecycle_stage", LIFECYCLE_STAGES),
+        # Prospects have no risk score: the level (n/a for them) is what every customer has.
         _between("churn_risk_score", 0, 100),
+        _not_null("churn_risk_level"),
         _in_set("churn_risk_level", CHURN_RISK_LEVELS),
         _between("health_score", 0, 100),
         _between("latest_nps", 0, 10),
@@ -322,8 +325,8 @@ def _customer_churn_indicators(config: GateConfig) -> list[Expectation]:
     return [
         _non_empty(),
         *_key(),
-        _not_null("churn_risk_score"),
         _between("churn_risk_score", 0, 100),
+        _not_null("churn_risk_level"),
         _in_set("churn_risk_level", CHURN_RISK_LEVELS),
     ]
 

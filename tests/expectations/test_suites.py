@@ -30,8 +30,9 @@ def _create_clean_database(con: duckdb.DuckDBPyConnection) -> None:
                  when i % 5 = 2 then 'low' else 'none' end as value_tier,
             (['prospect', 'churned', 'reactivated', 'new', 'declining', 'growing', 'mature'])[i % 7 + 1]
                 as lifecycle_stage,
-            ((i * 7) % 101)::double as churn_risk_score,
-            case when (i * 7) % 101 >= 60 then 'high' when (i * 7) % 101 >= 30 then 'medium' else 'low' end
+            case when i % 7 <> 0 then ((i * 7) % 101)::double end as churn_risk_score,
+            case when i % 7 = 0 then 'n/a' when i % 7 = 1 then 'churned'
+                 when (i * 7) % 101 >= 60 then 'high' when (i * 7) % 101 >= 30 then 'medium' else 'low' end
                 as churn_risk_level,
             ((i * 3) % 101)::double as health_score,
             case when i % 4 = 0 then null else (i % 11)::integer end as latest_nps,
@@ -184,6 +185,22 @@ def test_clean_database_passes_every_suite(con: duckdb.DuckDBPyConnection) -> No
             "expect_column_values_to_be_between(churn_risk_score, 0, 100)",
             "150",
             id="churn-score-out-of-range",
+        ),
+        pytest.param(
+            "customer_churn_indicators",
+            "update customer_churn_indicators set churn_risk_level = null where customer_id = 'C00013'",
+            {},
+            "expect_column_values_to_not_be_null(churn_risk_level)",
+            "1 of 200 rows (0.5%) null",
+            id="customer-without-risk-level",
+        ),
+        pytest.param(
+            "customer_churn_indicators",
+            "update customer_churn_indicators set churn_risk_level = 'gone' where customer_id = 'C00014'",
+            {},
+            "expect_column_values_to_be_in_set(churn_risk_level, {n/a, low, medium, high, churned})",
+            "gone",
+            id="unknown-risk-level",
         ),
         pytest.param(
             "kpi_satisfaction_by_tier",
