@@ -52,15 +52,17 @@ compared as (
     cross join fit
 ),
 
+{#- Sums and means of doubles are rounded: their last bits depend on the order the engine adds them up in, which
+    may change from run to run (parallel scans); the same inputs must give the same published table. -#}
 {%- set aggregates %}
         count(*) as customers,
-        sum(predicted_purchases) as predicted_purchases,
+        {{ c360.round_double('sum(predicted_purchases)', 6) }} as predicted_purchases,
         sum(actual_purchases) as actual_purchases,
-        {{ c360.mean('abs(predicted_purchases - actual_purchases)') }} as purchases_mae,
+        {{ c360.round_double(c360.mean('abs(predicted_purchases - actual_purchases)'), 6) }} as purchases_mae,
         count(actual_avg_spend) as spend_customers,
-        {{ c360.mean('predicted_avg_spend') }} as predicted_avg_spend,
-        {{ c360.mean('actual_avg_spend') }} as actual_avg_spend,
-        {{ c360.mean('abs(predicted_avg_spend - actual_avg_spend)') }} as spend_mae
+        {{ c360.round_double(c360.mean('predicted_avg_spend'), 6) }} as predicted_avg_spend,
+        {{ c360.round_double(c360.mean('actual_avg_spend'), 6) }} as actual_avg_spend,
+        {{ c360.round_double(c360.mean('abs(predicted_avg_spend - actual_avg_spend)'), 6) }} as spend_mae
 {%- endset %}
 
 aggregated as (

@@ -50,7 +50,7 @@ outcomes as (
         measurable.action,
         measurable.is_control_group,
         count(orders.order_date) as orders,
-        cast(coalesce(sum(orders.net_revenue), 0) as {{ c360.type_double() }}) as revenue
+        coalesce(sum(orders.net_revenue), 0) as revenue
     from measurable
     left join orders
         on measurable.customer_id = orders.customer_id
@@ -62,6 +62,8 @@ outcomes as (
 {%- set groups = {'treatment': 'not is_control_group', 'control': 'is_control_group'} %}
 
 aggregated as (
+    -- revenue is exact (decimal); the variance, a double, is rounded: its last bits would depend on the order the
+    -- engine adds up the rows in, and the same inputs must give the same table
     select
         control_period_start as period_start,
         action,
@@ -69,14 +71,25 @@ aggregated as (
         count(case when {{ condition }} then 1 end) as {{ group }}_customers,
         coalesce(sum(case when {{ condition }} then orders end), 0) as {{ group }}_orders,
         coalesce(sum(case when {{ condition }} then revenue end), 0) as {{ group }}_revenue,
-        {{ c360.mean('case when ' ~ condition ~ ' then (case when orders > 0 then 1 else 0 end) end') }}
-            as {{ group }}_buyer_share,
-        {{ c360.mean('case when ' ~ condition ~ ' then revenue end') }} as {{ group }}_revenue_per_customer,
-        var_samp(case when {{ condition }} then revenue end) as {{ group }}_revenue_variance
+        count(case when {{ condition }} and orders > 0 then 1 end) as {{ group }}_buyers,
+        {{ c360.round_double(
+            'var_samp(case when ' ~ condition ~ ' then cast(revenue as ' ~ c360.type_double() ~ ') end)', 6
+        ) }} as {{ group }}_revenue_variance
         {{- ',' if not loop.last }}
         {%- endfor %}
     from outcomes
     group by control_period_start, action
+),
+
+shares as (
+    select
+        *,
+        {%- for group in groups %}
+        {{ c360.safe_divide(group ~ '_buyers', group ~ '_customers') }} as {{ group }}_buyer_share,
+        {{ c360.safe_divide(group ~ '_revenue', group ~ '_customers') }} as {{ group }}_revenue_per_customer
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from aggregated
 ),
 
 final as (
@@ -105,7 +118,7 @@ final as (
             {{ c360.safe_divide('treatment_revenue_variance', 'treatment_customers') }}
             + {{ c360.safe_divide('control_revenue_variance', 'control_customers') }}
         ) as revenue_uplift_margin_95
-    from aggregated
+    from shares
 )
 
 select * from final
