@@ -60,48 +60,41 @@ CLV_PERIOD = "month"
 
 _BGNBD_PARAMS = [("r", pa.float64()), ("alpha", pa.float64()), ("a", pa.float64()), ("b", pa.float64())]
 _SPEND_PARAMS = [("p", pa.float64()), ("q", pa.float64()), ("gamma", pa.float64())]
+# What every fit row says about the fit besides its parameters (see _diagnostics).
+_DIAGNOSTICS = [
+    ("log_likelihood", pa.float64()),
+    ("n_customers", pa.int64()),
+    ("n_fitted", pa.int64()),
+    ("n_excluded", pa.int64()),
+    ("exclusion_reasons", pa.string()),
+    ("is_converged", pa.bool_()),
+    ("fit_message", pa.string()),
+]
+_TRIPLE = [("frequency", pa.int64()), ("recency_days", pa.int64()), ("age_days", pa.int64())]
 
 FIT_SCHEMA = pa.schema(
     [
         ("as_of_date", pa.date32()),
         *_BGNBD_PARAMS,
-        ("log_likelihood", pa.float64()),
-        ("n_customers", pa.int64()),
+        *_DIAGNOSTICS,
         ("n_triples", pa.int64()),
-        ("n_fitted", pa.int64()),
-        ("n_excluded", pa.int64()),
-        ("exclusion_reasons", pa.string()),
-        ("is_converged", pa.bool_()),
-        ("fit_message", pa.string()),
         ("horizon_days", pa.int32()),
         ("clv_horizon_months", pa.int32()),
         ("clv_annual_discount_rate", pa.float64()),
     ]
 )
 SCORES_SCHEMA = pa.schema(
-    [
-        ("frequency", pa.int64()),
-        ("recency_days", pa.int64()),
-        ("age_days", pa.int64()),
-        ("expected_purchases", pa.float64()),
-        ("discounted_expected_purchases", pa.float64()),
-    ]
+    [*_TRIPLE, ("expected_purchases", pa.float64()), ("discounted_expected_purchases", pa.float64())]
 )
 SPEND_FIT_SCHEMA = pa.schema(
     [
         ("as_of_date", pa.date32()),
         *_SPEND_PARAMS,
         ("population_mean_order_value", pa.float64()),
-        ("log_likelihood", pa.float64()),
-        ("n_customers", pa.int64()),
+        *_DIAGNOSTICS,
         ("n_pairs", pa.int64()),
-        ("n_fitted", pa.int64()),
-        ("n_excluded", pa.int64()),
-        ("exclusion_reasons", pa.string()),
         ("spend_frequency_correlation", pa.float64()),
         ("is_informative", pa.bool_()),
-        ("is_converged", pa.bool_()),
-        ("fit_message", pa.string()),
     ]
 )
 BACKTEST_FIT_SCHEMA = pa.schema(
@@ -121,14 +114,7 @@ BACKTEST_FIT_SCHEMA = pa.schema(
         ("fit_message", pa.string()),
     ]
 )
-BACKTEST_SCORES_SCHEMA = pa.schema(
-    [
-        ("frequency", pa.int64()),
-        ("recency_days", pa.int64()),
-        ("age_days", pa.int64()),
-        ("expected_purchases", pa.float64()),
-    ]
-)
+BACKTEST_SCORES_SCHEMA = pa.schema([*_TRIPLE, ("expected_purchases", pa.float64())])
 
 
 @dataclass(frozen=True)
@@ -167,6 +153,28 @@ def _exclusion_reasons(excluded: tuple[Any, ...]) -> str | None:
     return "; ".join(
         f"{count:,} customer{'s' if count != 1 else ''}: {reason}" for reason, count in by_reason.items()
     )
+
+
+def _diagnostics(fit: BgNbdFit | GammaGammaFit | None, customers: np.ndarray, nothing: str) -> dict[str, Any]:
+    """The _DIAGNOSTICS columns of a fit row: log-likelihood over the fitted customers, customers given, fitted and
+    excluded (with the reasons), the optimizer's outcome; ``nothing`` says why when there was nothing to fit."""
+    return {
+        "log_likelihood": _number(fit.log_likelihood) if fit else None,
+        "n_customers": int(customers.sum()),
+        "n_fitted": fit.n_fitted if fit else 0,
+        "n_excluded": fit.n_excluded if fit else 0,
+        "exclusion_reasons": _exclusion_reasons(fit.excluded) if fit else None,
+        "is_converged": bool(fit.converged) if fit else False,
+        "fit_message": fit.message if fit else nothing,
+    }
+
+
+def _scores(
+    frequency: np.ndarray, recency: np.ndarray, age: np.ndarray, schema: pa.Schema, **values
+) -> pa.Table:
+    """A scores table: one row per triple (as read, in the same order) with the given score columns."""
+    triple = {"frequency": frequency, "recency_days": recency, "age_days": age}
+    return pa.table({**{k: v.astype(np.int64) for k, v in triple.items()}, **values}, schema=schema)
 
 
 def _read(wh: Warehouse, table: str, columns: list[str]) -> pd.DataFrame:
@@ -229,14 +237,8 @@ def run_bgnbd_fit(
     row: dict[str, Any] = {
         "as_of_date": run_date,
         **_bgnbd_values(fit),
-        "log_likelihood": _number(fit.log_likelihood) if fit else None,
-        "n_customers": int(customers.sum()),
+        **_diagnostics(fit, customers, "no customer with a completed order: nothing to fit"),
         "n_triples": len(triples),
-        "n_fitted": fit.n_fitted if fit else 0,
-        "n_excluded": fit.n_excluded if fit else 0,
-        "exclusion_reasons": _exclusion_reasons(fit.excluded) if fit else None,
-        "is_converged": bool(fit.converged) if fit else False,
-        "fit_message": fit.message if fit else "no customer with a completed order: nothing to fit",
         "horizon_days": horizon_days,
         "clv_horizon_months": clv_horizon_months,
         "clv_annual_discount_rate": clv_annual_discount_rate,
@@ -254,15 +256,13 @@ def run_bgnbd_fit(
             period=CLV_PERIOD,
             annual_discount_rate=clv_annual_discount_rate,
         )
-    scores = pa.table(
-        {
-            "frequency": frequency.astype(np.int64),
-            "recency_days": recency.astype(np.int64),
-            "age_days": age.astype(np.int64),
-            "expected_purchases": expected,
-            "discounted_expected_purchases": discounted,
-        },
-        schema=SCORES_SCHEMA,
+    scores = _scores(
+        frequency,
+        recency,
+        age,
+        SCORES_SCHEMA,
+        expected_purchases=expected,
+        discounted_expected_purchases=discounted,
     )
     wh.write_table(SCHEMA, "bgnbd_triple_scores", scores)
     wh.write_table(SCHEMA, "bgnbd_fit", pa.Table.from_pylist([row], schema=FIT_SCHEMA))
@@ -296,16 +296,10 @@ def run_gamma_gamma_fit(wh: Warehouse, *, as_of_date: str) -> dict[str, Any]:
     row = {
         "as_of_date": run_date,
         **_spend_values(fit),
-        "log_likelihood": _number(fit.log_likelihood) if fit else None,
-        "n_customers": int(customers.sum()),
+        **_diagnostics(fit, customers, "no repeat buyer: nothing to fit"),
         "n_pairs": len(pairs),
-        "n_fitted": fit.n_fitted if fit else 0,
-        "n_excluded": fit.n_excluded if fit else 0,
-        "exclusion_reasons": _exclusion_reasons(fit.excluded) if fit else None,
         "spend_frequency_correlation": _number(fit.spend_frequency_correlation) if fit else None,
         "is_informative": bool(fit.informative) if fit else False,
-        "is_converged": bool(fit.converged) if fit else False,
-        "fit_message": fit.message if fit else "no repeat buyer: nothing to fit",
     }
     wh.write_table(SCHEMA, "gamma_gamma_fit", pa.Table.from_pylist([row], schema=SPEND_FIT_SCHEMA))
     return row
@@ -349,15 +343,7 @@ def run_backtest_fit(wh: Warehouse, *, as_of_date: str, holdout_days: int) -> di
         "fit_message": "; ".join(messages),
     }
     expected = expected_purchases(bgnbd, holdout_days, frequency, recency, age) if bgnbd else np.empty(0)
-    scores = pa.table(
-        {
-            "frequency": frequency.astype(np.int64),
-            "recency_days": recency.astype(np.int64),
-            "age_days": age.astype(np.int64),
-            "expected_purchases": expected,
-        },
-        schema=BACKTEST_SCORES_SCHEMA,
-    )
+    scores = _scores(frequency, recency, age, BACKTEST_SCORES_SCHEMA, expected_purchases=expected)
     wh.write_table(SCHEMA, "backtest_triple_scores", scores)
     wh.write_table(SCHEMA, "backtest_fit", pa.Table.from_pylist([row], schema=BACKTEST_FIT_SCHEMA))
     return row

@@ -20,3 +20,13 @@
         else {{ fit }}.population_mean_order_value
     end)
 {%- endmacro %}
+
+{#- Half-width of the 95% range of chance around a difference of two group means (normal approximation):
+    1.96 x sqrt(treatment_variance / treatment_customers + control_variance / control_customers); null when a
+    group is empty or a variance unknown. -#}
+{% macro uplift_margin_95(treatment_variance, control_variance) -%}
+    1.96 * sqrt(
+        {{ c360.safe_divide(treatment_variance, 'treatment_customers') }}
+        + {{ c360.safe_divide(control_variance, 'control_customers') }}
+    )
+{%- endmacro %}

@@ -13,26 +13,13 @@ fit as (
     select * from {{ source('analytics', 'bgnbd_fit') }}
 ),
 
-this_run as (
+final as (
     select
         {{ as_of_date() }} as as_of_date,
         r,
         alpha as alpha_days,
-        a,
-        b,
-        log_likelihood,
-        n_customers,
-        n_fitted,
-        n_excluded,
-        exclusion_reasons,
-        is_converged,
-        fit_message
+        {{ columns[3:] | join(', ') }}
     from fit
-),
-
-final as (
-    select {{ columns | join(', ') }}
-    from this_run
     {{ stored_history('bgnbd_fit_history', columns) }}
 )
 

@@ -14,28 +14,11 @@ fit as (
     select * from {{ source('analytics', 'gamma_gamma_fit') }}
 ),
 
-this_run as (
+final as (
     select
         {{ as_of_date() }} as as_of_date,
-        p,
-        q,
-        gamma,
-        population_mean_order_value,
-        log_likelihood,
-        n_customers,
-        n_fitted,
-        n_excluded,
-        exclusion_reasons,
-        spend_frequency_correlation,
-        is_informative,
-        is_converged,
-        fit_message
+        {{ columns[1:] | join(', ') }}
     from fit
-),
-
-final as (
-    select {{ columns | join(', ') }}
-    from this_run
     {{ stored_history('gamma_gamma_fit_history', columns) }}
 )
 

@@ -107,17 +107,14 @@ final as (
         treatment_buyer_share,
         control_buyer_share,
         treatment_buyer_share - control_buyer_share as buyer_share_uplift,
-        1.96 * sqrt(
-            {{ c360.safe_divide('treatment_buyer_share * (1 - treatment_buyer_share)', 'treatment_customers') }}
-            + {{ c360.safe_divide('control_buyer_share * (1 - control_buyer_share)', 'control_customers') }}
-        ) as buyer_share_uplift_margin_95,
+        {{ c360.uplift_margin_95(
+            'treatment_buyer_share * (1 - treatment_buyer_share)', 'control_buyer_share * (1 - control_buyer_share)'
+        ) }} as buyer_share_uplift_margin_95,
         treatment_revenue_per_customer,
         control_revenue_per_customer,
         treatment_revenue_per_customer - control_revenue_per_customer as revenue_uplift_per_customer,
-        1.96 * sqrt(
-            {{ c360.safe_divide('treatment_revenue_variance', 'treatment_customers') }}
-            + {{ c360.safe_divide('control_revenue_variance', 'control_customers') }}
-        ) as revenue_uplift_margin_95
+        {{ c360.uplift_margin_95('treatment_revenue_variance', 'control_revenue_variance') }}
+            as revenue_uplift_margin_95
     from shares
 )
 
