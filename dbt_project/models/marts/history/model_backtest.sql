@@ -83,7 +83,7 @@ this_run as (
         buckets.bucket_order,
         coalesce(aggregated.customers, 0) as customers,
         cast(coalesce(aggregated.predicted_purchases, 0) as {{ c360.type_double() }}) as predicted_purchases,
-        coalesce(aggregated.actual_purchases, 0) as actual_purchases,
+        cast(coalesce(aggregated.actual_purchases, 0) as {{ dbt.type_bigint() }}) as actual_purchases,
         aggregated.purchases_mae,
         {{ c360.safe_divide('aggregated.predicted_purchases - aggregated.actual_purchases', 'aggregated.actual_purchases') }}
             as purchases_relative_error,
