@@ -234,10 +234,11 @@ def test_bgnbd_parameters_and_p_alive_equal_the_per_customer_fit(duckdb_build: B
 
 
 def _histories(build: Build) -> pd.DataFrame:
-    frame = build.tables["int_purchase_histories_summarized"].to_pandas()
-    for column in frame.columns:
-        if column != "customer_id" and frame[column].dtype == object:
-            frame[column] = frame[column].astype(float)  # decimals
+    table = build.tables["int_purchase_histories_summarized"]
+    frame = table.to_pandas()
+    for field in table.schema:
+        if pa.types.is_decimal(field.type):
+            frame[field.name] = frame[field.name].astype(float)
     return frame.sort_values("customer_id").reset_index(drop=True)
 
 
