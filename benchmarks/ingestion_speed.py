@@ -31,10 +31,11 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from ingestion.contracts import SOURCES
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 AS_OF = date(2026, 6, 30)
-SOURCES = ("orders", "contacts", "survey_responses")
 
 
 def _orders(text: str) -> int:

@@ -38,11 +38,11 @@ from importlib import metadata
 from pathlib import Path
 
 from benchmarks.report import RESULTS_DIR, write_markdown
+from ingestion.contracts import SOURCES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 BIN = Path(sys.executable).parent
-SOURCES = ("orders", "contacts", "survey_responses")
 
 
 def log(message: str) -> None:
@@ -119,7 +119,8 @@ def machine_info() -> dict:
 
 def versions() -> dict:
     out = {"python": platform.python_version()}
-    for package in ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "dagster-dbt", "great_expectations"):
+    packages = ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "dagster-dbt", "great_expectations")
+    for package in (*packages, "pyspark", "dbt-spark"):
         try:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

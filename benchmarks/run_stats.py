@@ -2,8 +2,9 @@
 
     DAGSTER_HOME=$C360_HOME/dagster python -m benchmarks.run_stats
 
-Phases from ``instance.get_run_step_stats``: ingestion = raw_* steps, dbt = c360_dbt_models, checks = *_gx_suite
-steps, publication = published_tables; anything else is listed under ``other``. Also the run's own start/end,
+Phases from ``instance.get_run_step_stats``: ingestion = raw_* steps, dbt = the two dbt steps (c360_dbt_upstream,
+c360_dbt_models), fit = bgnbd_fit, checks = *_gx_suite steps, publication = published_tables; anything else is
+listed under ``other``. Also the run's own start/end,
 the per-model ``execution_seconds`` dbt reported in the materialization events, and the step list.
 """
 
@@ -16,8 +17,10 @@ import sys
 def phase_of(step_key: str) -> str:
     if step_key.startswith("raw_"):
         return "ingestion"
-    if step_key == "c360_dbt_models":
+    if step_key in ("c360_dbt_upstream", "c360_dbt_models"):
         return "dbt"
+    if step_key == "bgnbd_fit":
+        return "fit"
     if step_key.endswith("_gx_suite") or "gx_suite" in step_key:
         return "checks"
     if step_key == "published_tables":

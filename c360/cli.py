@@ -142,8 +142,15 @@ def run_pipeline(
     settings = _settings()
     try:
         settings.pii_key()
+        engine = settings.engine
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
+    if engine == "spark":
+        from warehouse.spark_warehouse import spark_unavailable_reason
+
+        reason = spark_unavailable_reason()
+        if reason:
+            raise UsageError(f"C360_DBT_TARGET=spark, but local Spark cannot run here: {reason}")
     _prepare(settings)
     started = time.monotonic()
     import dagster as dg

@@ -10,6 +10,7 @@ and their documentation. A rule is written `<type>` or `<type> <min>..<max>` (ei
   calling_codes          a map two-letter country code -> digits (telephone calling codes)
   optional_number        a number (bounded as above) or null (off)
   boolean                true or false (a switch)
+  enums                  a map name -> list of distinct lower-case names (the categories the models produce)
 
 `check_vars` refuses unknown names, wrong types and out-of-range values, and a few rules that tie vars together
 (tier shares in order, risk levels in order), with a message naming the var and its range.
@@ -30,6 +31,9 @@ from c360.settings import DBT_PROJECT_DIR
 RULES_VAR = "c360_var_rules"
 # Set by c360 itself for every run (from --as-of / the partition), never through --var.
 RESERVED = ("as_of_date",)
+# Part of the project's definition: the models produce exactly these values, and Python reads them from
+# dbt_project.yml (c360/enums.py), so an override would make dbt and Python disagree.
+FIXED = ("c360_enums",)
 
 _RULE = re.compile(r"^(?P<type>[a-z_]+)(?:\s+(?P<min>-?[0-9.]*)\.\.(?P<max>-?[0-9.]*))?$")
 
@@ -72,6 +76,7 @@ def describe(name: str) -> str:
         "calling_codes": "a map of two-letter country codes to calling codes (digits)",
         "optional_number": "a number or null",
         "boolean": "true or false",
+        "enums": "a map of names to lists of distinct lower-case names",
     }[kind]
     return words + bounds
 
@@ -135,6 +140,18 @@ def _check_one(name: str, value: Any, rule: str) -> None:
                 r"[0-9]{1,4}", str(code)
             ):
                 raise VarError(f"var {name}: expected {describe(name)} (entry {country!r} is not)")
+    elif kind == "enums":
+        if not isinstance(value, Mapping) or not value:
+            raise bad
+        for key, names in value.items():
+            if not (
+                isinstance(key, str)
+                and isinstance(names, list)
+                and names
+                and all(isinstance(n, str) and re.fullmatch(r"[a-z0-9_/]+", n) for n in names)
+                and len(set(names)) == len(names)
+            ):
+                raise VarError(f"var {name}: expected {describe(name)} (entry {key!r} is not)")
     else:
         raise VarError(f"dbt_project.yml: var {name} has an unknown rule type {kind!r}")
 
@@ -163,6 +180,11 @@ def check_vars(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     for name in overrides:
         if name in RESERVED:
             raise VarError(f"var {name} is set by c360 for each run: use --as-of instead of --var {name}=…")
+        if name in FIXED:
+            raise VarError(
+                f"var {name} cannot be overridden: the models produce exactly these values; "
+                "change them in dbt_project.yml together with the models"
+            )
         if name not in declared:
             close = [known for known in declared if known.startswith(name[:4])][:5]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from c360.settings import Settings
+from ingestion.contracts import SOURCES
 
 # Folders readable by others (BI tools read the published area) and owner-only ones (personal data, run history).
 _SHARED = ("landing", "publications", "reports", "state")
@@ -31,7 +32,7 @@ def prepare_home(settings: Settings) -> None:
     _mkdir(settings.home, _SHARED_MODE)
     for name in _SHARED:
         _mkdir(settings.home / name, _SHARED_MODE)
-    for source in ("orders", "contacts", "survey_responses"):
+    for source in SOURCES:
         _mkdir(settings.landing_dir / source, _SHARED_MODE)
     _mkdir(settings.published_db.parent, _SHARED_MODE)
     _mkdir(settings.build_db.parent, _SHARED_MODE)

@@ -35,6 +35,12 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DEMO_PII_KEY = "c360-demo-key-change-me"
 
 
+# The targets of dbt_project/profiles.yml, and those `c360 run` runs the whole pipeline on (ingestion, dbt, the
+# quality gate, publication): the others are dbt targets only (docs/engines.md).
+DBT_TARGETS = ("duckdb", "spark", "postgres", "spark_thrift", "spark_http")
+PIPELINE_ENGINES = ("duckdb", "spark")
+
+
 class SettingsError(ValueError):
     """A setting has a value c360 cannot use; the message names the variable, the value's problem and the range."""
 
@@ -178,6 +184,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "C360_DUCKDB_MEMORY_LIMIT", "text", None, "DuckDB memory limit, e.g. `4GB` (spills to disk beyond it)"
     ),
+    Setting(
+        "C360_DBT_TARGET",
+        "choice",
+        "duckdb",
+        "engine of dbt and the whole pipeline: `duckdb`, or `spark` (local Spark in the process, "
+        "docs/engines.md); `postgres`, `spark_thrift` and `spark_http` are targets of dbt alone",
+        choices=DBT_TARGETS,
+    ),
     Setting("C360_DBT_THREADS", "int", "2", "dbt models built at once", minimum=1, maximum=64),
     Setting(
         "C360_DBT_REUSE", "bool", "1", "reuse dbt models whose inputs did not change (see Running daily)"
@@ -226,6 +240,7 @@ class Settings:
     start_date: date | None
     schedule_cron: str
     duckdb_memory_limit: str | None
+    dbt_target: str
     dbt_threads: int
     dbt_reuse: bool
     published_versions_kept: int
@@ -261,6 +276,7 @@ class Settings:
             start_date=raw["C360_START_DATE"],
             schedule_cron=raw["C360_SCHEDULE_CRON"],
             duckdb_memory_limit=raw["C360_DUCKDB_MEMORY_LIMIT"],
+            dbt_target=raw["C360_DBT_TARGET"],
             dbt_threads=raw["C360_DBT_THREADS"],
             dbt_reuse=raw["C360_DBT_REUSE"],
             published_versions_kept=raw["C360_PUBLISHED_VERSIONS_KEPT"],
@@ -316,6 +332,18 @@ class Settings:
             "Set C360_PII_HASH_KEY to a long random secret (e.g. `openssl rand -hex 32`) kept outside the "
             "repository, and keep it: changing it changes every email_hash."
         )
+
+    @property
+    def engine(self) -> str:
+        """The engine of the whole pipeline (C360_DBT_TARGET); raises SettingsError for a dbt-only target."""
+        if self.dbt_target not in PIPELINE_ENGINES:
+            raise SettingsError(
+                f"C360_DBT_TARGET={self.dbt_target}: the pipeline (c360 run, backfill, publish) runs on "
+                f"{' or '.join(PIPELINE_ENGINES)}; {self.dbt_target} is a target of dbt alone (dbt build "
+                "--target ..., docs/engines.md). Use C360_DBT_TARGET=spark for Spark, and C360_PG_DSN to "
+                "publish to PostgreSQL."
+            )
+        return self.dbt_target
 
     def source_encoding(self, source: str) -> str | None:
         return os.environ.get(f"C360_{source.upper()}_ENCODING") or None

@@ -1,4 +1,4 @@
-"""Deterministic demo data for the landing zone (SPEC §2).
+"""Deterministic demo data for the landing zone.
 
 ``generate_demo_data`` writes a realistic, messy but fully reproducible set of source files for the three landing
 sources and a ground-truth file that says which behaviour was planted on which customer:
@@ -48,6 +48,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from ingestion.contracts import SOURCES
 
 __all__ = ["ARCHETYPES", "DemoDataSummary", "MIN_ORDERS", "generate_demo_data"]
 
@@ -320,7 +322,7 @@ def generate_demo_data(
     n_customers = orders // ORDERS_PER_CUSTOMER
 
     landing = home / "landing"
-    for source in ("orders", "contacts", "survey_responses"):
+    for source in SOURCES:
         _clean_source_folder(landing / source, source)
     (home / "demo").mkdir(parents=True, exist_ok=True)
 

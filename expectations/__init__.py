@@ -1,4 +1,4 @@
-"""Great Expectations quality gate of c360 (SPEC §5): suites as code and the function that runs them.
+"""Great Expectations quality gate of c360: suites as code and the function that runs them.
 
 Typical use (one call per table, from the Dagster asset checks)::
 
@@ -22,9 +22,6 @@ _LAZY = {
     "ExpectationOutcome": "expectations.runner",
     "SuiteResult": "expectations.runner",
     "run_table_suite": "expectations.runner",
-    "CHURN_RISK_LEVELS": "expectations.suites",
-    "LIFECYCLE_STAGES": "expectations.suites",
-    "VALUE_TIERS": "expectations.suites",
     "GateConfig": "expectations.suites",
     "build_gate_metrics_suite": "expectations.suites",
     "build_table_suite": "expectations.suites",
@@ -34,9 +31,6 @@ _LAZY = {
 if TYPE_CHECKING:
     from expectations.runner import ExpectationOutcome, SuiteResult, run_table_suite
     from expectations.suites import (
-        CHURN_RISK_LEVELS,
-        LIFECYCLE_STAGES,
-        VALUE_TIERS,
         GateConfig,
         build_gate_metrics_suite,
         build_table_suite,
@@ -54,9 +48,6 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "CHURN_RISK_LEVELS",
-    "LIFECYCLE_STAGES",
-    "VALUE_TIERS",
     "ExpectationOutcome",
     "GateConfig",
     "SuiteResult",

@@ -1,11 +1,12 @@
-"""Run the Great Expectations suites of `expectations.suites` against the build DuckDB database.
+"""Run the Great Expectations suites of `expectations.suites` against the build, on the pipeline's engine.
 
-Why pandas and not GX's SQL datasource: GX 1.24 through SQLAlchemy (duckdb-engine) fails inside metric bundling on
-DuckDB, so every expectation comes back unsuccessful with an exception attached. The suites therefore validate
-customer-grain tables (one row per customer, or a handful of KPI rows) as pandas DataFrames, loading only the
-columns the suite names. Order-level data never leaves DuckDB: the facts needed from it (newest completed order)
-and the distribution / volume metrics are computed with one aggregate SQL query each and validated as a one-row
-DataFrame.
+On DuckDB, why pandas and not GX's SQL datasource: GX 1.24 through SQLAlchemy (duckdb-engine) fails inside metric
+bundling on DuckDB, so every expectation comes back unsuccessful with an exception attached. The suites therefore
+validate customer-grain tables (one row per customer, or a handful of KPI rows) as pandas DataFrames, loading
+only the columns the suite names. On Spark they validate Spark DataFrames through GX's Spark data source: the
+table stays in Spark, GX computes its metrics there. Order-level data never leaves the engine: the facts needed
+from it (newest completed order) and the distribution / volume metrics are computed with one aggregate SQL query
+each (the same SQL on every engine) and validated as a one-row DataFrame.
 
 A result that GX reports with an exception attached is an ``error`` outcome: never a pass, never a data failure,
 and it makes `SuiteResult.passed` false.
@@ -20,14 +21,12 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 import great_expectations as gx
 import numpy as np
 import pandas as pd
-from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.core.expectation_validation_result import (
     ExpectationSuiteValidationResult,
     ExpectationValidationResult,
@@ -52,6 +51,7 @@ from expectations.suites import (
     severity_of,
     suite_tables,
 )
+from warehouse import DuckDBWarehouse, Warehouse
 
 # Older GX 1.x releases send usage statistics unless told otherwise; the contexts below also disable it in config.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -60,13 +60,8 @@ logger = logging.getLogger(__name__)
 
 Status = Literal["passed", "failed", "error"]
 
-DATA_DOCS_SITE_NAME = "c360"
-# Sub-folder of the Data Docs directory holding the JSON suites and validation results the site is rendered from.
-# Keeping them on disk lets several run_table_suite calls (one per table, each with its own ephemeral context)
-# share one site: the index lists every suite and run instead of only the last one.
-DATA_DOCS_STORE_DIR = "_gx_stores"
-
 _RESULT_FORMAT: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
+SCHEMA = "main"  # the schema of the marts the suites validate
 _SAMPLE_VALUES = 5
 
 
@@ -115,9 +110,8 @@ class SuiteResult:
         table: the validated table.
         outcomes: one outcome per expectation, in suite order (table suite first, then gate metrics).
         rows: rows in the table (0 when it could not be read).
-        seconds: wall time of the whole run, Data Docs included.
+        seconds: wall time of the whole run.
         notes: checks that were skipped and why (e.g. no previous publication to compare volume with).
-        data_docs_index: the Data Docs index page, when Data Docs were built.
     """
 
     suite: str
@@ -126,7 +120,6 @@ class SuiteResult:
     rows: int
     seconds: float
     notes: list[str] = field(default_factory=list)
-    data_docs_index: Path | None = None
 
     @property
     def passed(self) -> bool:
@@ -161,24 +154,23 @@ class SuiteResult:
 
 
 def run_table_suite(
-    con: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse | duckdb.DuckDBPyConnection,
     table: str,
     *,
     as_of: date,
     config: GateConfig,
     previous_row_count: int | None = None,
-    data_docs_dir: Path | None = None,
 ) -> SuiteResult:
     """Validate one customer-grain table of the build database with its suite.
 
     Args:
-        con: connection to the build DuckDB database; `table` is resolved with its search path (schema ``main``).
+        warehouse: the build's warehouse (or a connection to the build DuckDB database); `table` is read from
+            schema ``main``.
         table: one of `suite_tables()`.
         as_of: the run's as-of date (freshness is measured against it).
         config: gate thresholds.
         previous_row_count: rows of the table in the last publication; None (first run) skips the volume check
             with a note.
-        data_docs_dir: when set, Data Docs (static HTML) are built into this directory through a Checkpoint.
 
     Returns:
         The outcomes. A missing table, column or staging model gives ``error`` outcomes; nothing raises for data
@@ -190,17 +182,17 @@ def run_table_suite(
     started = time.perf_counter()
     if table not in suite_tables():
         raise ValueError(f"No expectation suite for table {table!r}; known tables: {suite_tables()}")
-    cursor = con.cursor()  # own cursor: safe when the caller shares `con` between threads
+    options: dict[str, Any] = dict(
+        as_of=as_of,
+        config=config,
+        previous_row_count=previous_row_count,
+        started=started,
+    )
+    if not isinstance(warehouse, duckdb.DuckDBPyConnection):
+        return _run(warehouse, table, **options)
+    cursor = warehouse.cursor()  # own cursor: safe when the caller shares the connection between threads
     try:
-        return _run(
-            cursor,
-            table,
-            as_of=as_of,
-            config=config,
-            previous_row_count=previous_row_count,
-            data_docs_dir=data_docs_dir,
-            started=started,
-        )
+        return _run(DuckDBWarehouse(cursor), table, **options)
     finally:
         cursor.close()
 
@@ -212,27 +204,25 @@ def run_table_suite(
 
 @dataclass
 class _Batch:
-    """A suite and the DataFrame it validates, plus context for failure details."""
+    """A suite and the DataFrame it validates (pandas, or Spark), plus context for failure details."""
 
     suite: gx.ExpectationSuite
-    frame: pd.DataFrame
+    frame: Any
     details: dict[str, str] = field(default_factory=dict)  # column -> context shown with a failure
 
 
 def _run(
-    cur: duckdb.DuckDBPyConnection,
+    wh: Warehouse,
     table: str,
     *,
     as_of: date,
     config: GateConfig,
     previous_row_count: int | None,
-    data_docs_dir: Path | None,
     started: float,
 ) -> SuiteResult:
     table_suite = build_table_suite(table, config)
-    try:
-        existing = _table_columns(cur, table)
-    except duckdb.CatalogException as exc:
+    existing = [name for name, _ in wh.columns(SCHEMA, table)]
+    if not existing:
         return SuiteResult(
             suite=table_suite.name,
             table=table,
@@ -241,7 +231,7 @@ def _run(
                     table_suite.name,
                     table,
                     "table exists",
-                    f"{table} is missing from the build database ({_first_line(exc)}); "
+                    f"{table} is missing from the build database (no table {SCHEMA}.{table}); "
                     "run the dbt build for it before the quality gate.",
                 )
             ],
@@ -252,33 +242,22 @@ def _run(
     # Load only the columns the suite names: a column missing from the table stays missing from the DataFrame,
     # and GX reports an error for exactly the expectations that need it.
     wanted = [c for c in _suite_columns(table_suite) if c in existing] or existing
-    frame = _vectorizable(cur.sql(f"select {', '.join(_quote(c) for c in wanted)} from {_quote(table)}").df())
+    frame, rows = _frame(wh, table, wanted)
     batches = [_Batch(table_suite, frame)]
     outcomes: list[ExpectationOutcome] = []
     notes: list[str] = []
     if has_gate_metrics(table):
         metrics_batch, metric_errors, metric_notes = _gate_metrics(
-            cur, table, as_of=as_of, config=config, previous_row_count=previous_row_count, rows=len(frame)
+            wh, table, as_of=as_of, config=config, previous_row_count=previous_row_count, rows=rows
         )
         batches.append(metrics_batch)
         outcomes += metric_errors
         notes += metric_notes
 
     batches = [b for b in batches if b.suite.expectations]
-    docs_index: Path | None = None
     results: list[ExpectationSuiteValidationResult] = []
     try:
-        try:
-            results = _validate_all(batches, as_of=as_of, data_docs_dir=data_docs_dir)
-            if data_docs_dir is not None:
-                docs_index = Path(data_docs_dir) / "index.html"
-        except Exception as exc:
-            if data_docs_dir is None:
-                raise
-            # Data Docs are a by-product: a docs directory that cannot be written must not decide the gate.
-            logger.warning("Data Docs for %s not built in %s: %s", table, data_docs_dir, exc, exc_info=True)
-            notes.append(f"Data Docs not built in {data_docs_dir}: {type(exc).__name__}: {_first_line(exc)}")
-            results = _validate_all(batches, as_of=as_of, data_docs_dir=None)
+        results = _validate_all(batches, as_of=as_of)
     except Exception as exc:  # a crash of GX itself: report, never pass
         logger.exception("Great Expectations failed while validating %s", table)
         outcomes.insert(
@@ -288,6 +267,9 @@ def _run(
             ),
         )
         results = []
+    finally:
+        if not isinstance(frame, pd.DataFrame):
+            frame.unpersist()  # GX's Spark data source caches the DataFrame it validates
 
     converted: list[ExpectationOutcome] = []
     for batch, result in zip(batches, results, strict=False):
@@ -296,16 +278,22 @@ def _run(
         suite=table_suite.name,
         table=table,
         outcomes=converted + outcomes,
-        rows=len(frame),
+        rows=rows,
         seconds=time.perf_counter() - started,
         notes=notes,
-        data_docs_index=docs_index if docs_index is not None and docs_index.exists() else None,
     )
 
 
-def _table_columns(cur: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """Column names of `table` (raises duckdb.CatalogException when the table does not exist)."""
-    return list(cur.sql(f"select * from {_quote(table)} limit 0").columns)
+def _frame(wh: Warehouse, table: str, columns: list[str]) -> tuple[Any, int]:
+    """The columns of the table as the DataFrame GX validates, and its row count: a Spark DataFrame on Spark (the
+    data stays in Spark), else pandas."""
+    if wh.engine == "spark":
+        frame = wh.spark.table(f"{SCHEMA}.{table}").select(*(f"`{c}`" for c in columns))  # type: ignore[attr-defined]
+        return frame, frame.count()
+    frame = _vectorizable(
+        wh.query(f"select {', '.join(_quote(c) for c in columns)} from {SCHEMA}.{_quote(table)}")
+    )
+    return frame, len(frame)
 
 
 def _vectorizable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -340,7 +328,7 @@ def _suite_columns(suite: gx.ExpectationSuite) -> list[str]:
 
 
 def _gate_metrics(
-    cur: duckdb.DuckDBPyConnection,
+    wh: Warehouse,
     table: str,
     *,
     as_of: date,
@@ -361,10 +349,11 @@ def _gate_metrics(
 
     check_vip_share = True
     try:
-        vip_customers, customers = cur.execute(
-            f"select count(*) filter (where value_tier = 'vip'), count(*) from {_quote(table)}"
-        ).fetchone()
-    except duckdb.Error as exc:
+        vip_customers, customers = _one_row(
+            wh, f"select sum(case when value_tier = 'vip' then 1 else 0 end), count(*) from {SCHEMA}.{table}"
+        )
+        vip_customers = vip_customers or 0
+    except Exception as exc:  # noqa: BLE001 - whatever the engine raises, the check reports it as an error
         check_vip_share = False
         errors.append(
             _error_outcome(
@@ -395,18 +384,19 @@ def _gate_metrics(
     )
     check_freshness = True
     try:
-        relation = _find_relation(cur, FRESHNESS_SOURCE)
-        newest, later = cur.execute(
+        relation = _find_relation(wh, FRESHNESS_SOURCE)
+        day = f"date '{as_of.isoformat()}'"
+        newest, later = _one_row(
+            wh,
             f"""
             select
-                max(cast(order_date as date)) filter (where cast(order_date as date) <= $as_of),
-                count(*) filter (where cast(order_date as date) > $as_of)
+                max(case when cast(order_date as date) <= {day} then cast(order_date as date) end),
+                sum(case when cast(order_date as date) > {day} then 1 else 0 end)
             from {relation}
             where lower(order_status) = 'completed'
             """,
-            {"as_of": as_of},
-        ).fetchone()
-    except (duckdb.Error, LookupError) as exc:
+        )
+    except Exception as exc:  # noqa: BLE001 - a missing model or the engine's error: the check reports it
         check_freshness = False
         errors.append(
             _error_outcome(
@@ -443,26 +433,35 @@ def _gate_metrics(
     return _Batch(suite, frame, details), errors, notes
 
 
-def _find_relation(cur: duckdb.DuckDBPyConnection, name: str) -> str:
-    """Qualified name of the table or view `name`: the current schema first, else a staging schema, else any."""
-    schemas = [
-        row[0]
-        for row in cur.execute(
-            "select table_schema from information_schema.tables "
-            "where table_name = ? and table_catalog = current_database() order by table_schema",
-            [name],
-        ).fetchall()
-    ]
+def _one_row(wh: Warehouse, sql: str) -> tuple:
+    """The values of a one-row query, in column order."""
+    result = wh.query_arrow(sql)
+    return tuple(column[0].as_py() for column in result.columns)
+
+
+def _find_relation(wh: Warehouse, name: str) -> str:
+    """Qualified name of the table or view `name`: schema main first, else a staging schema, else any."""
+    if wh.engine == "spark":
+        spark = wh.spark  # type: ignore[attr-defined]
+        schemas = sorted(d.name for d in spark.catalog.listDatabases() if wh.table_exists(d.name, name))
+    else:
+        schemas = [
+            row[0]
+            for row in wh.rows(  # type: ignore[attr-defined]
+                "select table_schema from information_schema.tables "
+                "where table_name = ? and table_catalog = current_database() order by table_schema",
+                [name],
+            )
+        ]
     if not schemas:
         raise LookupError(
             f"{name} not found in any schema of the build database; build the dbt staging models first"
         )
-    current = cur.execute("select current_schema()").fetchone()[0]
-    if current in schemas:
-        schema = current
+    if SCHEMA in schemas:
+        schema = SCHEMA
     else:
         schema = next((s for s in schemas if "staging" in s), schemas[0])
-    return f"{_quote(schema)}.{_quote(name)}"
+    return f"{schema}.{name}"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -470,71 +469,39 @@ def _find_relation(cur: duckdb.DuckDBPyConnection, name: str) -> str:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _make_context(data_docs_dir: Path | None) -> Any:
-    """An ephemeral GX context: no progress bars, no analytics, optionally a local filesystem Data Docs site.
-
-    With `data_docs_dir`, the expectation and validation-result stores are filesystem stores under
-    ``<data_docs_dir>/_gx_stores`` and the site ``c360`` renders into `data_docs_dir` itself, so successive calls
-    (one per table, one per run) add to the same site instead of replacing it.
-    """
+def _make_context() -> Any:
+    """An ephemeral GX context (nothing written to disk): no progress bars, no analytics."""
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False),
     )
-    if data_docs_dir is not None:
-        root = Path(data_docs_dir).resolve()
-        root.mkdir(parents=True, exist_ok=True)
-        stores = root / DATA_DOCS_STORE_DIR
-        for store_name, folder in (
-            (config.expectations_store_name, "expectations"),
-            (config.validation_results_store_name, "validations"),
-        ):
-            config.stores[store_name]["store_backend"] = {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(stores / folder),
-            }
-        config.data_docs_sites = {
-            DATA_DOCS_SITE_NAME: {
-                "class_name": "SiteBuilder",
-                "show_how_to_buttons": False,
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(root)},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            }
-        }
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def _validate_all(
-    batches: list[_Batch], *, as_of: date, data_docs_dir: Path | None
-) -> list[ExpectationSuiteValidationResult]:
-    """Validate every batch in one fresh context (and build Data Docs when `data_docs_dir` is set)."""
-    context = _make_context(data_docs_dir)
-    return [_validate(context, batch, as_of=as_of, build_docs=data_docs_dir is not None) for batch in batches]
+def _validate_all(batches: list[_Batch], *, as_of: date) -> list[ExpectationSuiteValidationResult]:
+    """Validate every batch in one fresh context."""
+    context = _make_context()
+    return [_validate(context, batch, as_of=as_of) for batch in batches]
 
 
-def _validate(
-    context: Any, batch: _Batch, *, as_of: date, build_docs: bool
-) -> ExpectationSuiteValidationResult:
-    """Run one suite on its DataFrame through a Checkpoint (which also updates Data Docs when asked)."""
+def _validate(context: Any, batch: _Batch, *, as_of: date) -> ExpectationSuiteValidationResult:
+    """Run one suite on its DataFrame through a Checkpoint."""
     name = batch.suite.name
-    datasource = context.data_sources.add_pandas(name=f"{name}__pandas")
+    if isinstance(batch.frame, pd.DataFrame):
+        datasource = context.data_sources.add_pandas(name=f"{name}__pandas")
+    else:
+        datasource = context.data_sources.add_spark(name=f"{name}__spark")
     batch_definition = datasource.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("whole")
     suite = context.suites.add_or_update(batch.suite)
     batch.suite = suite  # the stored suite carries the expectation ids used to order the outcomes
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
     )
-    actions = (
-        [UpdateDataDocsAction(name="update_data_docs", site_names=[DATA_DOCS_SITE_NAME])]
-        if build_docs
-        else []
-    )
     checkpoint = context.checkpoints.add(
         gx.Checkpoint(
             name=f"{name}__checkpoint",
             validation_definitions=[definition],
-            actions=actions,
             result_format=_RESULT_FORMAT,
         )
     )

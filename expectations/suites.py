@@ -1,13 +1,18 @@
-"""Great Expectations suites for the customer-grain marts, as code (SPEC §5).
+"""Great Expectations suites of the quality gate, as code: what the dbt tests cannot express.
+
+Row-level rules (keys unique and not null, accepted values, value ranges, one row per customer) are dbt tests in
+the models' YAML, where they run on every engine next to the model; repeating them here would only run them twice.
+The suites keep what needs more than one row, history or a pattern:
+
+* the *table suite* of ``customer_360`` (`build_table_suite`): the table is not empty, published contact data is
+  masked (no value that still looks like a raw e-mail or phone number), and null-rate thresholds on profile
+  columns (warnings);
+* the *gate metrics suite* of ``customer_360`` (`build_gate_metrics_suite`): the vip share within its band, the
+  volume against the last publication and the freshness of the newest completed order, validated on a one-row
+  DataFrame of metrics that the runner computes with SQL (order-level data never leaves the database).
 
 Every expectation carries its severity in ``meta["severity"]``: ``blocking`` failures hold back the publication,
-``warning`` failures are recorded only. Two kinds of suite exist:
-
-* a *table suite* per mart (`build_table_suite`): key, accepted values, ranges, masking and null rates, validated on
-  the customer-grain table itself;
-* the *gate metrics suite* of ``customer_360`` (`build_gate_metrics_suite`): distribution, volume and freshness
-  checks, validated on a one-row DataFrame of metrics that the runner computes with SQL in DuckDB (order-level data
-  never leaves the database).
+``warning`` failures are recorded only.
 
 Thresholds live in `GateConfig` (environment variables ``C360_GX_*`` with the defaults below).
 """
@@ -25,19 +30,6 @@ from great_expectations.expectations.metadata_types import FailureSeverity
 from expectations.tables import SUITE_TABLES
 
 Severity = Literal["blocking", "warning"]
-
-VALUE_TIERS: tuple[str, ...] = ("vip", "high", "medium", "low", "none")
-LIFECYCLE_STAGES: tuple[str, ...] = (
-    "prospect",
-    "churned",
-    "reactivated",
-    "new",
-    "declining",
-    "growing",
-    "mature",
-)
-# n/a: a prospect (no completed order, no score); churned: past the warning (the lifecycle stage says so).
-CHURN_RISK_LEVELS: tuple[str, ...] = ("n/a", "low", "medium", "high", "churned")
 
 # Columns of customer_360 that may be partly empty (profile attributes kept in the CRM), but that are suspicious
 # when mostly empty: a null rate above GateConfig.null_rate_warn_max is a warning, never blocking.
@@ -212,10 +204,10 @@ def build_gate_metrics_suite(
 
 
 def _tags(severity: Severity, note: str | None = None) -> dict[str, Any]:
-    """Keyword arguments that tag an expectation with its severity (and an optional note shown in Data Docs).
+    """Keyword arguments that tag an expectation with its severity (and an optional note shown with a failure).
 
     The gate reads ``meta["severity"]``; GX's own ``severity`` field is set to match (critical / warning) so that
-    ``get_max_severity_failure`` and Data Docs agree with it.
+    GX's own reports (``get_max_severity_failure``) agree with it.
     """
     tags: dict[str, Any] = {
         "meta": {"severity": severity},
@@ -226,57 +218,15 @@ def _tags(severity: Severity, note: str | None = None) -> dict[str, Any]:
     return tags
 
 
-def _key(column: str = "customer_id") -> list[Expectation]:
-    """Primary key: unique and not null (every customer exactly once)."""
-    return [
-        gx.expectations.ExpectColumnValuesToNotBeNull(column=column, **_tags("blocking")),
-        gx.expectations.ExpectColumnValuesToBeUnique(column=column, **_tags("blocking")),
-    ]
-
-
 def _non_empty() -> Expectation:
     return gx.expectations.ExpectTableRowCountToBeBetween(
         min_value=1, **_tags("blocking", "an empty customer table is never a valid build")
     )
 
 
-def _not_null(column: str) -> Expectation:
-    return gx.expectations.ExpectColumnValuesToNotBeNull(column=column, **_tags("blocking"))
-
-
-def _in_set(column: str, values: tuple[str, ...]) -> Expectation:
-    return gx.expectations.ExpectColumnValuesToBeInSet(
-        column=column, value_set=list(values), **_tags("blocking")
-    )
-
-
-def _between(column: str, low: float, high: float) -> Expectation:
-    """Range check; nulls are not checked here (add `_not_null` where the column is required)."""
-    return gx.expectations.ExpectColumnValuesToBeBetween(
-        column=column, min_value=low, max_value=high, **_tags("blocking")
-    )
-
-
 def _customer_360(config: GateConfig) -> list[Expectation]:
     expectations: list[Expectation] = [
         _non_empty(),
-        *_key(),
-        # Every customer in exactly one tier and one stage: unique key + not-null tier + not-null stage. The
-        # not-null checks are also the "share of null tier / stage = 0" distribution checks (unexpected_percent).
-        _not_null("value_tier"),
-        _in_set("value_tier", VALUE_TIERS),
-        _not_null("lifecycle_stage"),
-        _in_set("lifecycle_stage", LIFECYCLE_STAGES),
-        # Prospects have no risk score: the level (n/a for them) is what every customer has.
-        _between("churn_risk_score", 0, 100),
-        _not_null("churn_risk_level"),
-        _in_set("churn_risk_level", CHURN_RISK_LEVELS),
-        _between("health_score", 0, 100),
-        _between("latest_nps", 0, 10),
-        _between("p_alive", 0, 1),
-        gx.expectations.ExpectColumnValuesToBeBetween(
-            column="net_revenue_365d", min_value=0, **_tags("blocking")
-        ),
         gx.expectations.ExpectColumnValuesToNotMatchRegex(
             column="email_masked",
             regex=RAW_EMAIL_REGEX,
@@ -299,52 +249,8 @@ def _customer_360(config: GateConfig) -> list[Expectation]:
     return expectations
 
 
-def _customer_value_tier(config: GateConfig) -> list[Expectation]:
-    return [
-        _non_empty(),
-        *_key(),
-        # RFM scores are null for customers without an order in the last 365 days (tier 'none').
-        _between("r_score", 1, 5),
-        _between("f_score", 1, 5),
-        _between("m_score", 1, 5),
-        _not_null("value_tier"),
-        _in_set("value_tier", VALUE_TIERS),
-    ]
-
-
-def _customer_lifecycle_stage(config: GateConfig) -> list[Expectation]:
-    return [
-        _non_empty(),
-        *_key(),
-        _not_null("lifecycle_stage"),
-        _in_set("lifecycle_stage", LIFECYCLE_STAGES),
-    ]
-
-
-def _customer_churn_indicators(config: GateConfig) -> list[Expectation]:
-    return [
-        _non_empty(),
-        *_key(),
-        _between("churn_risk_score", 0, 100),
-        _not_null("churn_risk_level"),
-        _in_set("churn_risk_level", CHURN_RISK_LEVELS),
-    ]
-
-
-def _kpi_satisfaction_by_tier(config: GateConfig) -> list[Expectation]:
-    # NPS in percent points (promoters - detractors); null for a tier without responses.
-    return [
-        _between("nps", -100, 100),
-        _between("csat_share", 0, 1),
-    ]
-
-
 _TABLE_SUITE_BUILDERS = {
     "customer_360": _customer_360,
-    "customer_value_tier": _customer_value_tier,
-    "customer_lifecycle_stage": _customer_lifecycle_stage,
-    "customer_churn_indicators": _customer_churn_indicators,
-    "kpi_satisfaction_by_tier": _kpi_satisfaction_by_tier,
 }
 if tuple(_TABLE_SUITE_BUILDERS) != SUITE_TABLES:
     raise RuntimeError(

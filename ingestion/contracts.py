@@ -1,4 +1,4 @@
-"""Column contracts of the three landing-zone sources (SPEC §2).
+"""Column contracts of the three landing-zone sources.
 
 A contract says, per source, which columns a file must have, how each value is typed in the ``raw`` schema and
 which row rules send a row to quarantine instead of the raw table. The loader (``ingestion.loader``) turns a

@@ -1,4 +1,4 @@
-"""Load landing-zone files into the ``raw`` schema of the build database (SPEC §2, §2.4, §7).
+"""Load landing-zone files into the ``raw`` schema of the build database.
 
 One call of :func:`ingest_source` accounts for every entry of one source folder, in sorted name order
 (``ingestion.discover``): files are loaded, skipped, waiting or failed; everything else is ignored with a reason.

@@ -8,7 +8,8 @@ A model's *fingerprint* covers everything its table depends on:
 - the version of the state store, only when the model reads stored history (`stored_history`);
 - the fingerprints of its parent models, and for raw sources their row count and newest ingested file.
 
-After every model built by a run, its fingerprint is recorded in the build database. The next run reuses a model
+After every model built by a run, its fingerprint is recorded in the build database (on every engine, through
+the warehouse interface: a small table rewritten whole, since Spark's Parquet tables cannot update rows). The next run reuses a model
 (leaves its table as it is) when the fingerprint is the same and the table still has the row count recorded then.
 Its dbt tests still run on it, and Dagster still gets a materialization for the run's as-of date, marked reused.
 On a daily run with only new order files, the identity chain (contacts, merges, profiles) and the survey matching
@@ -26,9 +27,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
-import duckdb
+import pyarrow as pa
+
+from warehouse import Warehouse
 
 STATE_SCHEMA = "c360_meta"
 # Environment variables the SQL reads through the connection rather than env_var() (the e-mail hash key, handed to
@@ -36,7 +40,18 @@ STATE_SCHEMA = "c360_meta"
 CONNECTION_ENV = ("C360_PII_HASH_KEY",)
 # Key of the state store's version among the values `fingerprints` gets with the vars (not a dbt var).
 STATE_VERSION_KEY = "c360_state_version"
-STATE_TABLE = f"{STATE_SCHEMA}.dbt_model_state"
+STATE_NAME = "dbt_model_state"
+STATE_TABLE = f"{STATE_SCHEMA}.{STATE_NAME}"
+_STATE_COLUMNS = pa.schema(
+    [
+        ("unique_id", pa.string()),
+        ("fingerprint", pa.string()),
+        ("row_count", pa.int64()),
+        ("run_id", pa.string()),
+        ("as_of_date", pa.date32()),
+        ("built_at", pa.timestamp("us")),  # wall-clock time of the record (metadata, never used by a model)
+    ]
+)
 _ENV_VAR = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 
 
@@ -123,35 +138,27 @@ def _table_name(props: Mapping[str, Any]) -> str:
     return props.get("alias") or props.get("identifier") or props["name"]
 
 
-def relation_name(props: Mapping[str, Any]) -> str:
-    """The quoted schema.table of a model or source from its manifest entry."""
-    return f'"{props["schema"]}"."{_table_name(props)}"'
+def _relation(props: Mapping[str, Any]) -> tuple[str, str]:
+    """(schema, table) of a model or source from its manifest entry."""
+    return props["schema"], _table_name(props)
 
 
-def _exists(con: duckdb.DuckDBPyConnection, props: Mapping[str, Any]) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-            [props["schema"], _table_name(props)],
-        ).fetchone()[0]
-    )
-
-
-def _source_watermark(con: duckdb.DuckDBPyConnection, props: Mapping[str, Any]) -> Any:
+def _source_watermark(wh: Warehouse, props: Mapping[str, Any]) -> Any:
     """Raw tables are append-only logs: their row count and newest file say whether they changed. Any other
     source (tables written by a Python step between dbt selections) is fingerprinted by its content."""
-    if not _exists(con, props):
+    schema, name = _relation(props)
+    if not wh.table_exists(schema, name):
         return "missing"
-    columns = {r[0] for r in con.sql(f"describe {relation_name(props)}").fetchall()}
-    if "_file_id" in columns:
-        return list(con.sql(f"select count(*), max(_file_id) from {relation_name(props)}").fetchone())
-    return list(
-        con.sql(f"select count(*), sum(hash(t))::varchar from {relation_name(props)} as t").fetchone()
-    )
+    if "_file_id" in {column for column, _ in wh.columns(schema, name)}:
+        row = wh.query_arrow(
+            f"select count(*) as n, max(_file_id) as newest from {schema}.{name}"
+        ).to_pylist()
+        return [row[0]["n"], row[0]["newest"]]
+    return wh.table_checksum(schema, name)
 
 
 def fingerprints(
-    con: duckdb.DuckDBPyConnection,
+    wh: Warehouse,
     manifest_json: Mapping[str, Any],
     dbt_vars: Mapping[str, Any],
     project_yml: str,
@@ -171,7 +178,7 @@ def fingerprints(
         for parent in node.get("depends_on", {}).get("nodes", []):
             if parent in sources:
                 if parent not in watermarks:
-                    watermarks[parent] = _source_watermark(con, sources[parent])
+                    watermarks[parent] = _source_watermark(wh, sources[parent])
                 parents.append((parent, watermarks[parent]))
             elif parent in nodes and nodes[parent]["resource_type"] == "model":
                 parents.append((parent, fingerprint(parent)))
@@ -207,71 +214,71 @@ def topological(manifest_json: Mapping[str, Any], unique_ids: list[str]) -> list
     return sorted(unique_ids, key=lambda uid: (level(uid), uid))
 
 
-def _ensure_state(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create schema if not exists {STATE_SCHEMA}")
-    con.execute(
-        f"""create table if not exists {STATE_TABLE} (
-            unique_id varchar primary key,
-            fingerprint varchar not null,
-            row_count bigint not null,
-            run_id varchar not null,
-            as_of_date date,
-            built_at timestamp not null   -- wall-clock time of the record (metadata, never used by a model)
-        )"""
-    )
+def _recorded(wh: Warehouse) -> dict[str, dict[str, Any]]:
+    """The recorded builds, by model unique_id."""
+    if not wh.table_exists(STATE_SCHEMA, STATE_NAME):
+        return {}
+    rows = wh.query_arrow(f"select {', '.join(_STATE_COLUMNS.names)} from {STATE_TABLE}").to_pylist()
+    return {row["unique_id"]: row for row in rows}
+
+
+def _store(wh: Warehouse, recorded: Mapping[str, Mapping[str, Any]]) -> None:
+    rows = [dict(row) for _, row in sorted(recorded.items())]
+    wh.write_table(STATE_SCHEMA, STATE_NAME, pa.Table.from_pylist(rows, schema=_STATE_COLUMNS))
 
 
 def plan(
-    con: duckdb.DuckDBPyConnection,
+    wh: Warehouse,
     manifest_json: Mapping[str, Any],
     dbt_vars: Mapping[str, Any],
     project_yml: str,
     candidates: list[str],
 ) -> ReusePlan:
     """Which of `candidates` (model unique_ids) can keep the table built by an earlier run."""
-    prints = fingerprints(con, manifest_json, dbt_vars, project_yml)
-    _ensure_state(con)
-    recorded = {
-        row[0]: {"fingerprint": row[1], "row_count": row[2], "run_id": row[3], "as_of_date": row[4]}
-        for row in con.sql(
-            f"select unique_id, fingerprint, row_count, run_id, as_of_date from {STATE_TABLE}"
-        ).fetchall()
-    }
+    prints = fingerprints(wh, manifest_json, dbt_vars, project_yml)
+    recorded = _recorded(wh)
     reused: dict[str, dict[str, Any]] = {}
     for uid in candidates:
         state = recorded.get(uid)
         props = manifest_json["nodes"][uid]
-        if state is None or state["fingerprint"] != prints[uid] or not _exists(con, props):
+        if state is None or state["fingerprint"] != prints[uid] or not wh.table_exists(*_relation(props)):
             continue
-        if con.sql(f"select count(*) from {relation_name(props)}").fetchone()[0] != state["row_count"]:
+        if wh.row_count(*_relation(props)) != state["row_count"]:
             continue  # changed outside c360 (a manual dbt run, say): rebuild
         reused[uid] = state
     return ReusePlan(fingerprints=prints, reused=reused)
 
 
-def forget(con: duckdb.DuckDBPyConnection, unique_ids: list[str]) -> None:
+def forget(wh: Warehouse, unique_ids: list[str]) -> None:
     """Drop the records of models about to be rebuilt (or that failed): an interrupted build is never reused."""
-    _ensure_state(con)
-    if unique_ids:
-        con.execute(
-            f"delete from {STATE_TABLE} where unique_id in (select unnest(?::varchar[]))", [unique_ids]
-        )
+    recorded = _recorded(wh)
+    if any(uid in recorded for uid in unique_ids):
+        _store(wh, {uid: row for uid, row in recorded.items() if uid not in unique_ids})
 
 
 def record(
-    con: duckdb.DuckDBPyConnection,
+    wh: Warehouse,
     manifest_json: Mapping[str, Any],
     plan: ReusePlan,
     built: list[str],
     *,
     run_id: str,
     as_of: str | None,
-) -> None:
-    """Remember the fingerprint and row count of every model this run built."""
-    _ensure_state(con)
+) -> dict[str, int]:
+    """Remember the fingerprint and row count of every model this run built; returns the row counts."""
+    recorded = _recorded(wh)
+    counts = {}
+    built_at = datetime.now(UTC).replace(tzinfo=None)
     for uid in built:
-        rows = con.sql(f"select count(*) from {relation_name(manifest_json['nodes'][uid])}").fetchone()[0]
-        con.execute(
-            f"insert or replace into {STATE_TABLE} values (?, ?, ?, ?, ?, now()::timestamp)",
-            [uid, plan.fingerprints[uid], rows, run_id, as_of],
-        )
+        counts[uid] = wh.row_count(*_relation(manifest_json["nodes"][uid]))
+        recorded[uid] = {
+            "unique_id": uid,
+            "fingerprint": plan.fingerprints[uid],
+            "row_count": counts[uid],
+            "run_id": run_id,
+            "as_of_date": date.fromisoformat(as_of) if as_of else None,
+            "built_at": built_at,
+        }
+    if built:
+        _store(wh, recorded)
+    return counts

@@ -40,6 +40,12 @@ _lock = threading.Lock()
 _parse_thread: threading.Thread | None = None
 _manifest: Any = None
 _parse_error: BaseException | None = None
+_parsed_target: str | None = None  # the dbt target the manifest was parsed for (configs differ per engine)
+
+
+def current_target() -> str:
+    """The dbt target of profiles.yml that this process's environment selects."""
+    return os.environ.get("C360_DBT_TARGET") or "duckdb"
 
 
 def base_args() -> list[str]:
@@ -63,14 +69,20 @@ def _parse() -> None:
 
 
 def start_parsing() -> None:
-    """Parse the dbt project in a background thread, once per process (a no-op when started already).
+    """Parse the dbt project in a background thread, once per process and dbt target (a no-op when started
+    already for the target of the environment; a new target is parsed again, since model configs depend on it).
 
     Started by the ingestion steps: they spend their time in DuckDB, which releases the GIL, so the parse costs
     the run little. dbt reads its connection settings (profiles.yml) from the environment, which the run's
     build-database resource sets before any step.
     """
-    global _parse_thread
+    global _parse_thread, _manifest, _parse_error, _parsed_target
     with _lock:
+        target = current_target()
+        if _parsed_target != target:
+            if _parse_thread is not None:
+                _parse_thread.join()
+            _parse_thread, _manifest, _parse_error, _parsed_target = None, None, None, target
         if _parse_thread is None and _manifest is None:
             _parse_thread = threading.Thread(target=_parse, name="c360-dbt-parse", daemon=True)
             _parse_thread.start()
@@ -89,6 +101,8 @@ def parsed_manifest() -> Any:
 
 def release_duckdb() -> None:
     """Let go of dbt-duckdb's process-wide database handle, so no file lock outlives the dbt invocation."""
+    if current_target() != "duckdb":
+        return
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     DuckDBConnectionManager.close_all_connections()
@@ -118,6 +132,7 @@ class NodeOutcome:
     message: str | None
     seconds: float
     failures: int | None
+    relation_name: str | None = None  # where a test stored its failing rows (store_failures), if it did
 
 
 @dataclass
@@ -135,7 +150,8 @@ class BuildResult:
 
     @property
     def failed_models(self) -> list[NodeOutcome]:
-        return [n for n in self.models() if n.status not in ("success",)]
+        """Models that could not be built (skipped ones were not tried: a model or a test before them failed)."""
+        return [n for n in self.models() if n.status not in ("success", "skipped")]
 
 
 def invoke_build(
@@ -199,6 +215,7 @@ def invoke_build(
                 message=node_result.message,
                 seconds=float(node_result.execution_time or 0.0),
                 failures=node_result.failures,
+                relation_name=getattr(node, "relation_name", None),
             )
         )
     return outcome
@@ -219,8 +236,10 @@ def check_results(
     manifest_json: Mapping[str, Any],
     keys_by_test: Mapping[str, dg.AssetCheckKey],
     selected: set[dg.AssetCheckKey],
+    details: Mapping[str, list[str]] | None = None,
 ) -> Iterator[dg.AssetCheckResult]:
-    """One asset check result per dbt test that ran (skipped tests did not run: no result, see not_run_tests)."""
+    """One asset check result per dbt test that ran (skipped tests did not run: no result, see not_run_tests).
+    `details` holds, per test unique_id, the sentences its failing rows give (see failure_details)."""
     for node in build.nodes:
         key = keys_by_test.get(node.unique_id)
         if key is None or key not in selected or node.status == "skipped":
@@ -233,7 +252,11 @@ def check_results(
             check_name=key.name,
             passed=passed,
             severity=dg.AssetCheckSeverity.ERROR if severity == "error" else dg.AssetCheckSeverity.WARN,
-            description=None if passed else f"dbt test {node.status}: {node.message}",
+            description=None
+            if passed
+            else "; ".join(
+                (details or {}).get(node.unique_id) or [f"dbt test {node.status}: {node.message}"]
+            ),
             metadata={
                 "observed": dg.MetadataValue.text(
                     f"{node.failures} failing rows" if node.failures is not None else node.status
@@ -251,6 +274,31 @@ def not_run_tests(build: BuildResult, keys_by_test: Mapping[str, dg.AssetCheckKe
         for n in build.nodes
         if n.status == "skipped" and n.unique_id in keys_by_test
     )
+
+
+SHOW_FAILURES_META = "c360_show_failures"
+
+
+def failure_details(
+    build: BuildResult, manifest_json: Mapping[str, Any], query: Any, limit: int = 10
+) -> dict[str, list[str]]:
+    """For failed tests whose config meta names a column (c360_show_failures: <column>) and that stored their
+    failing rows: that column's values, which the test writes as readable sentences without personal data (the
+    currency and file of orders without an exchange rate, say). `query(sql)` returns rows."""
+    found: dict[str, list[str]] = {}
+    for node in build.nodes:
+        if node.resource_type != "test" or node.status not in ("fail", "warn") or not node.relation_name:
+            continue
+        meta = ((manifest_json["nodes"].get(node.unique_id) or {}).get("config") or {}).get("meta") or {}
+        column = meta.get(SHOW_FAILURES_META)
+        if not column or not str(column).isidentifier():
+            continue
+        try:
+            rows = query(f"select {column} from {node.relation_name} limit {int(limit)}")
+        except Exception:  # noqa: BLE001 - the details are a courtesy: the check result itself stands
+            continue
+        found[node.unique_id] = [str(row[0]) for row in rows]
+    return found
 
 
 def relation_name(props: Mapping[str, Any]) -> str:

@@ -202,12 +202,16 @@ def _refresh_report(settings: Settings, run_id: str, as_of: date) -> None:
 
     try:
         from c360.dbt_vars import defaults
+        from publishing.log import entries
 
+        if not settings.published_db.exists():
+            return  # nothing published yet: no report to put the banner on
         render_report(
             settings.published_db,
             settings.reports_dir,
             run_id=run_id,
             currency=defaults().get("reporting_currency"),
+            log_rows=entries(settings),
         )
     except Exception as exc:  # noqa: BLE001 - the alert below matters more than the report
         write_alert(settings, RunOutcome(run_id, as_of, "failed", errors=[f"report not refreshed: {exc}"]))

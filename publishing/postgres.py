@@ -1,4 +1,4 @@
-"""Optional publication to a PostgreSQL schema (SPEC 6): loaded from the published Parquet files, swapped in one
+"""Optional publication to a PostgreSQL schema: loaded from the published Parquet files, swapped in one
 transaction, readable by a read-only role.
 
 Off unless C360_PG_DSN is set. Callers check ``settings.postgres_dsn`` and call :func:`publish_to_postgres` after the

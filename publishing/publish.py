@@ -9,6 +9,13 @@ What a publication changes depends on its as-of date, because the current tables
 Every publication is a new version folder switched in by one rename (publishing/versions.py): BI tools never see
 a half-written set, a reader keeps the version it opened, and a run killed at any moment leaves the previous
 publication in place. Held-back and failed runs only add an entry to the publication log (publishing/log.py).
+
+A version is written in three steps, only the first of which depends on the engine that built the tables:
+1. each table is exported from the warehouse to the version's `parquet/<table>.parquet` (DuckDB's COPY, or a
+   Spark write coalesced into one file), and the run's state rows to `state/` (publishing/state.py);
+2. the version's `published.duckdb` is built from those Parquet files, with the tables' and columns'
+   descriptions, so the DuckDB file and the Parquet files hold the same rows whatever the engine;
+3. the publication log is added to both.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from publishing import log as publication_log
 from publishing import state as state_store
 from publishing import versions
 from publishing.gate import CheckRecord
-from warehouse import connect
+from warehouse import Warehouse
 
 STORAGE_VERSION = "v1.4.0"  # DuckDB 1.4+ clients (the ones bundled in BI tools) can open the file
 LOG_TABLE = "publication_log"
@@ -86,6 +93,7 @@ def _ident(name: str) -> str:
 def publish(
     settings: Settings,
     *,
+    warehouse: Warehouse,
     run_id: str,
     as_of: date,
     tables: Sequence[TableSpec],
@@ -93,7 +101,8 @@ def publish(
     checks: list[CheckRecord],
     before_commit=None,
 ) -> Publication:
-    """Publish the audited build of `run_id` for `as_of` (see the module docstring for what changes).
+    """Publish the audited build of `run_id` for `as_of` from `warehouse` (see the module docstring for what
+    changes).
 
     `before_commit(parquet_dir, table_names)` runs once the new version is complete and before it is switched in
     (the PostgreSQL publication): if it raises, nothing is published anywhere.
@@ -106,14 +115,11 @@ def publish(
         staged = versions.new_version(settings, run_id=run_id, as_of=as_of)
         version_name = staged.name.lstrip(".")
         try:
-            con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
-            try:
-                state_store.stage(
-                    con, previous, staged, state_tables, as_of, file_mode=settings.published_file_mode
-                )
-                row_counts = _write_version(con, settings, staged, previous, tables, full=full)
-            finally:
-                con.close()
+            state_store.stage(
+                warehouse, previous, staged, state_tables, as_of, file_mode=settings.published_file_mode
+            )
+            _export_tables(warehouse, settings, staged, previous, tables, full=full)
+            row_counts = _build_duckdb_file(staged, tables)
             current_as_of = as_of if full else last["as_of_date"]
             message = (
                 f"published {len(tables)} tables for as-of date {as_of}"
@@ -142,48 +148,47 @@ def publish(
     return Publication(entry=entry, version=final, full=full, current_as_of=current_as_of)
 
 
-def _write_version(
-    con: duckdb.DuckDBPyConnection,
+def _export_tables(
+    wh: Warehouse,
     settings: Settings,
     staged: Path,
     previous: Path | None,
     tables: Sequence[TableSpec],
     *,
     full: bool,
-) -> dict[str, int]:
-    """The version's DuckDB file and Parquet files. Tables come from the build database, except the snapshot
-    tables of a history-only publication, which are those of the version in place."""
-    db_path = staged / versions.DUCKDB
+) -> None:
+    """The version's Parquet files. Tables come from the warehouse, except the snapshot tables of a history-only
+    publication, which are those of the version in place."""
     parquet = staged / versions.PARQUET
+    for table in tables:
+        target = parquet / f"{table.name}.parquet"
+        if not full and not table.history:
+            assert previous is not None
+            state_store._link_or_copy(previous / versions.PARQUET / f"{table.name}.parquet", target)
+        else:
+            wh.export_parquet(f"select * from main.{table.name}", target)
+            os.chmod(target, settings.published_file_mode)
+
+
+def _build_duckdb_file(staged: Path, tables: Sequence[TableSpec]) -> dict[str, int]:
+    """The version's DuckDB file from its Parquet files, with the descriptions; returns the rows per table."""
+    db_path = staged / versions.DUCKDB
+    con = duckdb.connect()
     con.execute(f"attach {_lit(str(db_path))} as pub (storage_version {_lit(STORAGE_VERSION)})")
     row_counts: dict[str, int] = {}
     try:
         for table in tables:
-            kept = not full and not table.history
-            if kept:
-                source = previous / versions.PARQUET / f"{table.name}.parquet"
-                con.execute(
-                    f"create table pub.main.{_ident(table.name)} as select * from read_parquet({_lit(str(source))})"
-                )
-            else:
-                con.execute(
-                    f"create table pub.main.{_ident(table.name)} as select * from main.{_ident(table.name)}"
-                )
+            source = staged / versions.PARQUET / f"{table.name}.parquet"
+            con.execute(
+                f"create table pub.main.{_ident(table.name)} as select * from read_parquet({_lit(str(source))})"
+            )
             _comment(con, table)
             row_counts[table.name] = con.execute(
                 f"select count(*) from pub.main.{_ident(table.name)}"
             ).fetchone()[0]
-            target = parquet / f"{table.name}.parquet"
-            if kept:
-                state_store._link_or_copy(source, target)
-            else:
-                con.execute(
-                    f"copy (select * from pub.main.{_ident(table.name)}) to {_lit(str(target))} "
-                    "(format parquet, compression zstd)"
-                )
-                os.chmod(target, settings.published_file_mode)
     finally:
         con.execute("detach pub")
+        con.close()
     return row_counts
 
 

@@ -6,6 +6,10 @@ bgnbd_fit_history): each run builds its own as-of date's rows, and the rows of e
 store, so no later run can publish them. The store travels with every version of the publication (files of
 unchanged dates are hard links, so a new version costs only the new date), which also means it survives the
 loss of the build database: the next run exposes it again (`register`) and the history is whole.
+
+Both work on any engine of the pipeline (the warehouse interface): on DuckDB the stored rows are a view over the
+version's Parquet files, on Spark an external table over the same folder; a run's rows are written from the
+engine that built them.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from publishing.versions import STATE
+from warehouse import Warehouse
+from warehouse.base import parquet_files
 
 SCHEMA = "state"
 
@@ -36,38 +40,22 @@ def state_tables(manifest: Mapping[str, Any]) -> list[str]:
     )
 
 
-def _sql_str(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+def folder(version: Path | None, table: str) -> Path | None:
+    return version / STATE / table if version is not None else None
 
 
 def files(version: Path | None, table: str) -> list[Path]:
-    if version is None:
-        return []
-    folder = version / STATE / table
-    return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    return parquet_files(folder(version, table))
 
 
 def stored_dates(version: Path | None, table: str) -> list[date]:
     return [date.fromisoformat(p.stem) for p in files(version, table)]
 
 
-def register(con: duckdb.DuckDBPyConnection, version: Path | None, tables: Iterable[str]) -> dict[str, int]:
-    """Expose the stored rows of each table as the view state.<table> in the build database (dropped when there
-    are none). Returns the number of stored dates per table."""
-    con.execute(f"create schema if not exists {SCHEMA}")
-    counts = {}
-    for table in tables:
-        stored = files(version, table)
-        counts[table] = len(stored)
-        if stored:
-            listed = ", ".join(_sql_str(p) for p in stored)
-            con.execute(
-                f'create or replace view {SCHEMA}."{table}" as '
-                f"select * from read_parquet([{listed}], union_by_name = true)"
-            )
-        else:
-            con.execute(f'drop view if exists {SCHEMA}."{table}"')
-    return counts
+def register(wh: Warehouse, version: Path | None, tables: Iterable[str]) -> dict[str, int]:
+    """Expose the stored rows of each table as the relation state.<table> of the build (dropped when there are
+    none). Returns the number of stored dates per table."""
+    return {table: wh.attach_parquet(SCHEMA, table, folder(version, table)) for table in tables}
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -80,7 +68,7 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 
 def stage(
-    con: duckdb.DuckDBPyConnection,
+    wh: Warehouse,
     previous: Path | None,
     staged: Path,
     tables: Iterable[str],
@@ -92,18 +80,22 @@ def stage(
     replace a stored date of the same day). Returns the rows written per table."""
     written = {}
     for table in tables:
-        folder = staged / STATE / table
-        folder.mkdir(parents=True, exist_ok=True)
+        target_folder = staged / STATE / table
+        target_folder.mkdir(parents=True, exist_ok=True)
         for path in files(previous, table):
             if path.stem != as_of.isoformat():
-                _link_or_copy(path, folder / path.name)
-        target = folder / f"{as_of.isoformat()}.parquet"
+                _link_or_copy(path, target_folder / path.name)
+        target = target_folder / f"{as_of.isoformat()}.parquet"
         with contextlib.suppress(FileNotFoundError):
             target.unlink()
-        con.execute(
-            f"copy (select * from main.\"{table}\" where as_of_date = date '{as_of.isoformat()}') "
-            f"to {_sql_str(target)} (format parquet, compression zstd)"
-        )
+        wh.export_parquet(f"select * from main.{table} where as_of_date = date '{as_of.isoformat()}'", target)
         os.chmod(target, file_mode)
-        written[table] = con.execute(f"select count(*) from read_parquet({_sql_str(target)})").fetchone()[0]
+        written[table] = parquet_rows(target)
     return written
+
+
+def parquet_rows(path: Path) -> int:
+    """Rows of a Parquet file, from its footer."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows

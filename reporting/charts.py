@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from c360.enums import CHURN_RISK_LEVELS, LIFECYCLE_STAGES, VALUE_TIERS, enum_values
 from reporting.svg import (
     AXIS,
     FALLBACK_COLOR,
@@ -45,25 +46,29 @@ from reporting.svg import (
     with_unit,
 )
 
-TIERS: tuple[str, ...] = ("vip", "high", "medium", "low", "none")
-STAGES: tuple[str, ...] = ("prospect", "new", "growing", "mature", "reactivated", "declining", "churned")
-# Risk levels in reading order: no score (prospects), the three warning levels, past the warning (churned).
-RISK_LEVELS: tuple[str, ...] = ("n/a", "low", "medium", "high", "churned")
-# Always in the legend; n/a and churned only when the data has them (older publications have three levels).
-CORE_RISK_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+# The categories in display order, as declared once for dbt and Python (var c360_enums, c360/enums.py).
+TIERS: tuple[str, ...] = enum_values(VALUE_TIERS)
+STAGES: tuple[str, ...] = enum_values(LIFECYCLE_STAGES)
+# Risk levels in reading order, as declared: no score (prospects; a null level in older publications), the warning
+# levels, past the warning (churned).
+RISK_LEVELS: tuple[str, ...] = enum_values(CHURN_RISK_LEVELS)
+# Always in the legend: the warning levels. n/a and churned only when the data has them (older publications have
+# the three warning levels only).
+CORE_RISK_LEVELS: tuple[str, ...] = tuple(level for level in RISK_LEVELS if level not in ("n/a", "churned"))
 FREQUENCY_BUCKETS: tuple[str, ...] = ("0", "1", "2", "3", "4", "5", "6", "7+")
 TOTAL_BUCKET = "total"
 
-# Colours in the order of the names above; the risk levels run from grey (no score) through green, amber and red to
-# dark (past the warning).
+# Colours in the order of the names above (a name beyond its palette is drawn in FALLBACK_COLOR): tiers dark to
+# light, stages from the first order to churn, risk levels from grey (no score) through green, amber and red to dark
+# (past the warning).
 TIER_COLORS: dict[str, str] = dict(
-    zip(TIERS, ("#1b3a5c", "#2f6690", "#5f9cc6", "#a8cbe3", "#c5cbd3"), strict=True)
+    zip(TIERS, ("#1b3a5c", "#2f6690", "#5f9cc6", "#a8cbe3", "#c5cbd3"), strict=False)
 )
 STAGE_COLORS: dict[str, str] = dict(
-    zip(STAGES, ("#b9c1cc", "#8ec1de", "#4f95c4", "#2f6690", "#5f9f82", "#dca33a", "#bd5340"), strict=True)
+    zip(STAGES, ("#b9c1cc", "#8ec1de", "#4f95c4", "#2f6690", "#5f9f82", "#dca33a", "#bd5340"), strict=False)
 )
 RISK_COLORS: dict[str, str] = dict(
-    zip(RISK_LEVELS, ("#d5dae1", "#5f9f82", "#dca33a", "#bd5340", "#5b2333"), strict=True)
+    zip(RISK_LEVELS, ("#d5dae1", "#5f9f82", "#dca33a", "#bd5340", "#5b2333"), strict=False)
 )
 PREDICTED_COLOR = "#e8853d"
 ACTUAL_COLOR = "#2f6690"

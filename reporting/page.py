@@ -407,7 +407,12 @@ def _write_atomic(path: Path, content: str) -> None:
 
 
 def render_report(
-    published_db: Path, out_dir: Path, *, run_id: str | None = None, currency: str | None = None
+    published_db: Path,
+    out_dir: Path,
+    *,
+    run_id: str | None = None,
+    currency: str | None = None,
+    log_rows: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Render the run report for the published database.
 
@@ -415,6 +420,8 @@ def render_report(
     written to a temporary file and moved into place with ``os.replace``) and returns the dated path.
 
     ``run_id`` labels the report; without it the latest published run in ``publication_log`` is shown.
+    ``log_rows`` (publication log entries, oldest first) replace the published ``publication_log`` table, which
+    only lists runs up to its own publication: with them the report shows a held-back run at once.
     ``currency`` is the reporting currency put on every amount (the dbt var ``reporting_currency``); without it the
     report uses a ``reporting_currency`` column of a published table if there is one, else shows amounts without a
     unit. Raises ``FileNotFoundError`` when the database does not exist and ``ValueError`` when no as-of date can be
@@ -425,6 +432,8 @@ def render_report(
     if not published_db.exists():
         raise FileNotFoundError(f"published database not found: {published_db}")
     data = read_published(published_db)
+    if log_rows is not None:
+        data.log = list(reversed(log_rows))[:LOG_ROWS]
     if data.as_of is None:
         raise ValueError(f"no as-of date in {published_db}: is it a published c360 database?")
     unit = (currency if currency is not None else data.currency or "").strip() or None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from warehouse.base import InformationSchemaTables, arrow_table, check_identifier
 
@@ -93,22 +96,50 @@ class PostgresWarehouse(InformationSchemaTables):
 
     def write_table(self, schema: str, name: str, data: pd.DataFrame | pa.Table) -> None:
         """Replaces the table in one transaction: readers see the old or the new table, never an empty one."""
+        self._copy_in(schema, name, data, replace=True)
+
+    def append_table(self, schema: str, name: str, data: pd.DataFrame | pa.Table) -> None:
+        self._copy_in(schema, name, data, replace=False)
+
+    def _copy_in(self, schema: str, name: str, data: pd.DataFrame | pa.Table, *, replace: bool) -> None:
         check_identifier(schema, name)
         table = arrow_table(data)
         columns = ", ".join(f'"{field.name}" {postgres_type(field.type)}' for field in table.schema)
         names = ", ".join(f'"{field.name}"' for field in table.schema)
         with self.con.transaction(), self.con.cursor() as cur:
             cur.execute(f"create schema if not exists {schema}")
-            cur.execute(f"drop table if exists {schema}.{name}")
-            cur.execute(f"create table {schema}.{name} ({columns})")
+            if replace:
+                cur.execute(f"drop table if exists {schema}.{name}")
+            cur.execute(f"create table if not exists {schema}.{name} ({columns})")
             with cur.copy(f"copy {schema}.{name} ({names}) from stdin") as copy:
                 for batch in table.to_batches(max_chunksize=50_000):
                     for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
                         copy.write_row(row)
 
+    def table_checksum(self, schema: str, name: str) -> str:
+        check_identifier(schema, name)
+        rows, digest = self.con.execute(
+            f"select count(*), coalesce(md5(string_agg(md5(t::text), '' order by md5(t::text))), '') "
+            f"from {schema}.{name} as t"
+        ).fetchone()  # type: ignore[misc]
+        return f"{rows}:{digest}"
+
+    def export_parquet(self, sql: str, path: Path) -> None:
+        """Through Arrow in this process (PostgreSQL has no Parquet writer of its own)."""
+        pq.write_table(self.query_arrow(sql), path, compression="zstd")
+
+    def attach_parquet(self, schema: str, name: str, folder: Path | None) -> int:
+        raise NotImplementedError(
+            "PostgreSQL cannot read Parquet files in place; the pipeline runs on duckdb or spark "
+            "(C360_DBT_TARGET), PostgreSQL is a dbt target and a publication target"
+        )
+
     def scalar(self, sql: str, params: list[object] | None = None) -> object:
         row = self.con.execute(sql, params).fetchone()
         return row[0] if row else None
+
+    def rows(self, sql: str, params: list[object] | None = None) -> list[tuple]:
+        return self.con.execute(sql, params).fetchall()
 
     def close(self) -> None:
         self.con.close()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pyarrow as pa
 
-from warehouse.base import arrow_table, check_identifier
+from warehouse.base import arrow_table, check_identifier, parquet_files
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -87,6 +87,13 @@ def spark_session(home: Path | None = None) -> SparkSession:
     return session
 
 
+def session_home(session: SparkSession) -> Path:
+    """The root this session keeps its tables under (the parent of its warehouse directory). A process has ONE
+    session: a later :func:`spark_session` call with another root gets the first session, with the first root."""
+    warehouse_dir = session.conf.get("spark.sql.warehouse.dir") or ""
+    return Path(warehouse_dir.removeprefix("file:")).resolve().parent
+
+
 def set_pii_hash_key(session: SparkSession) -> None:
     """The e-mail hash key as the session variable the SQL reads (macros/cross_db.sql, pii_hash_key), bound as a
     parameter: never part of a SQL text, so never in dbt's target/ folder or Spark's logs. dbt-spark's session
@@ -119,11 +126,50 @@ class SparkWarehouse:
 
     def write_table(self, schema: str, name: str, data: pd.DataFrame | pa.Table) -> None:
         """Replaces the table (a managed table in the session's default format, Parquet locally)."""
+        self._save(schema, name, data, "overwrite")
+
+    def append_table(self, schema: str, name: str, data: pd.DataFrame | pa.Table) -> None:
+        """Adds the rows (columns matched by name; the table is created from the data's types if missing)."""
+        self._save(schema, name, data, "append")
+
+    def _save(self, schema: str, name: str, data: pd.DataFrame | pa.Table, mode: str) -> None:
         check_identifier(schema, name)
         table = arrow_table(data)
         self.spark.sql(f"create database if not exists {schema}")
         frame = self.spark.createDataFrame(table)
-        frame.write.mode("overwrite").saveAsTable(f"{schema}.{name}")
+        frame.write.mode(mode).saveAsTable(f"{schema}.{name}")
+
+    def delete_where(self, schema: str, name: str, condition: str) -> None:
+        """DELETE where the table format allows it (Delta, Iceberg); a plain Parquet table cannot delete rows, so
+        it is rewritten without them: the kept rows go to a new table that takes the old one's name (a rewrite
+        interrupted at any step is finished or undone by the next call, see _finish_rewrite)."""
+        from pyspark.errors import AnalysisException
+
+        check_identifier(schema, name)
+        self._finish_rewrite(schema, name)
+        try:
+            self.execute(f"delete from {schema}.{name} where {condition}")
+            return
+        except AnalysisException as exc:
+            if "DELETE" not in str(exc).upper():
+                raise
+        keep, old = f"{schema}.{name}__c360_keep", f"{schema}.{name}__c360_old"
+        self.execute(
+            f"create table {keep} as select * from {schema}.{name} where not coalesce({condition}, false)"
+        )
+        self.execute(f"alter table {schema}.{name} rename to {old}")
+        self.execute(f"alter table {keep} rename to {schema}.{name}")
+        self.execute(f"drop table {old}")
+
+    def _finish_rewrite(self, schema: str, name: str) -> None:
+        """After a rewrite killed halfway: the new table is complete once the old one was renamed away."""
+        keep, old = f"{name}__c360_keep", f"{name}__c360_old"
+        if self.table_exists(schema, old):
+            if not self.table_exists(schema, name):
+                self.execute(f"alter table {schema}.{keep} rename to {schema}.{name}")
+            self.execute(f"drop table {schema}.{old}")
+        elif self.table_exists(schema, keep):
+            self.execute(f"drop table {schema}.{keep}")
 
     def table_exists(self, schema: str, name: str) -> bool:
         check_identifier(schema, name)
@@ -132,6 +178,61 @@ class SparkWarehouse:
     def row_count(self, schema: str, name: str) -> int:
         check_identifier(schema, name)
         return int(self.spark.sql(f"select count(*) from {schema}.{name}").collect()[0][0])
+
+    def columns(self, schema: str, name: str) -> list[tuple[str, str]]:
+        if not self.table_exists(schema, name):
+            return []
+        return [
+            (field.name, field.dataType.simpleString())
+            for field in self.spark.table(f"{schema}.{name}").schema
+        ]
+
+    def table_checksum(self, schema: str, name: str) -> str:
+        check_identifier(schema, name)
+        rows, total = self.spark.sql(
+            f"select count(*), cast(sum(cast(xxhash64(*) as decimal(38, 0))) as string) from {schema}.{name}"
+        ).collect()[0]
+        return f"{rows}:{total or ''}"
+
+    def export_parquet(self, sql: str, path: Path) -> None:
+        """One Parquet file, as BI tools expect: Spark writes a folder of part files, so the result is coalesced
+        into one part, written next to ``path`` and moved there. Timestamps are written without a time zone
+        (UTC wall clock), as the DuckDB path writes them. The folder must be on a file system the executors
+        write to (local with ``local[n]``; a mounted shared volume on a cluster)."""
+        from pyspark.sql import functions
+        from pyspark.sql.types import TimestampType
+
+        frame = self.spark.sql(sql)
+        frame = frame.select(
+            *(
+                functions.col(f"`{field.name}`").cast("timestamp_ntz").alias(field.name)
+                if isinstance(field.dataType, TimestampType)
+                else functions.col(f"`{field.name}`")
+                for field in frame.schema
+            )
+        )
+        parts = path.with_name(f".{path.name}.parts")
+        shutil.rmtree(parts, ignore_errors=True)
+        try:
+            frame.coalesce(1).write.mode("overwrite").option("compression", "zstd").parquet(str(parts))
+            (part,) = parts.glob("part-*.parquet")
+            os.replace(part, path)
+        finally:
+            shutil.rmtree(parts, ignore_errors=True)
+
+    def attach_parquet(self, schema: str, name: str, folder: Path | None) -> int:
+        """An external table over the folder's Parquet files (schemas merged by column name; dropping it leaves
+        the files alone); dropped when there are none. Returns the number of files."""
+        check_identifier(schema, name)
+        files = parquet_files(folder)
+        self.spark.sql(f"create database if not exists {schema}")
+        self.spark.sql(f"drop table if exists {schema}.{name}")
+        if files:
+            location = str(folder.resolve()).replace("\\", "\\\\").replace("'", "\\'")
+            self.spark.sql(
+                f"create table {schema}.{name} using parquet options (mergeSchema 'true') location '{location}'"
+            )
+        return len(files)
 
     def close(self) -> None:
         """Stops the session only when asked to at construction: dbt may still be using it."""

@@ -1,4 +1,4 @@
-{#- The latest delivered version of each key of an append-only raw table (SPEC 2: a later record with the same key
+{#- The latest delivered version of each key of an append-only raw table (the sources' rule: a later record with the same key
     and a newer updated_at replaces the older one; ties go to the most recently loaded file, then the last line).
 
     Most keys arrive once, so only repeated keys pay for the window function. In an incremental run only the keys

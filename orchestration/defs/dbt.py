@@ -2,31 +2,36 @@
 
 import functools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
 
 from c360.dbt_vars import VarError, check_vars
+from c360.enums import enum_values
 from c360.settings import DBT_PROJECT_DIR
 from orchestration import dbt_reuse
 from orchestration.dbt_runner import (
     BuildResult,
     check_keys_by_test,
     check_results,
+    failure_details,
     invoke_build,
     manifest_path,
     not_run_tests,
-    relation_name,
 )
 from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase
 from publishing import state as state_store
 from publishing import versions
-from warehouse import connect
+from warehouse import Warehouse
 from warehouse.engines import FIT_UPSTREAM
 
 _GROUPS = {"staging": "dbt_staging", "intermediate": "dbt_intermediate"}
+
+# A test argument that reads an enumeration of var c360_enums (the manifest keeps it unrendered).
+_ENUM_REFERENCE = re.compile(r"\{\{\s*var\(['\"]c360_enums['\"]\)\[['\"](?P<name>\w+)['\"]\]\s*\}\}")
 
 # How a dbt generic test reads in the UI, by test name: {column} and the test's own arguments are filled in.
 _TEST_PHRASES = {
@@ -57,6 +62,8 @@ def describe_test(props: Mapping[str, Any]) -> str:
     kwargs = {k: v for k, v in (metadata.get("kwargs") or {}).items() if not str(k).startswith("model")}
     column = props.get("column_name") or kwargs.get("column_name") or "the row"
     phrase = _TEST_PHRASES.get(name)
+    if name == "between" and kwargs.get("max_value") is None:
+        phrase = "{column} is at least {min_value}"
     if phrase:
         try:
             return phrase.format(column=column, **{k: _short(v) for k, v in kwargs.items()})
@@ -66,6 +73,9 @@ def describe_test(props: Mapping[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
+    enum = _ENUM_REFERENCE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if enum:  # accepted_values read from var c360_enums: show the values themselves
+        value = list(enum_values(enum["name"]))
     text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
     text = text.replace("{{ ", "").replace(" }}", "").replace("get_where_subquery(", "").rstrip(")")
     return text if len(text) <= 120 else text[:117] + "..."
@@ -121,14 +131,35 @@ class DbtRunConfig(dg.Config):
     full_refresh: bool = False
 
 
-# The dbt steps of a run: the models the BG/NBD fit needs, then the rest of the project.
-DBT_STEPS = {"c360_dbt_upstream": (FIT_UPSTREAM, None), "c360_dbt_models": ("fqn:*", FIT_UPSTREAM)}
+def dbt_steps(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """The dbt steps of a run and their selections: the models the fit step needs (FIT_UPSTREAM: the models
+    tagged fit_input and their ancestors), then every other model, named one by one. (A selection written with
+    --exclude would also drop, as dbt's indirect selection does, the tests of the second step that read a model
+    of the first one, such as the check that every order's customer is in the CRM.)"""
+    tag = FIT_UPSTREAM.removeprefix("+").removeprefix("tag:")
+    nodes = manifest["nodes"]
+    upstream: set[str] = set()
+    stack = [
+        uid for uid, node in nodes.items() if node["resource_type"] == "model" and tag in node.get("tags", [])
+    ]
+    while stack:
+        uid = stack.pop()
+        if uid in upstream or uid not in nodes:
+            continue
+        upstream.add(uid)
+        stack.extend(nodes[uid]["depends_on"]["nodes"])
+    rest = sorted(
+        node["name"]
+        for uid, node in nodes.items()
+        if node["resource_type"] == "model" and uid not in upstream
+    )
+    return {"c360_dbt_upstream": FIT_UPSTREAM, "c360_dbt_models": " ".join(rest)}
 
 
 def build_all_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     return [
-        build_dbt_assets(partitions_def, name=name, select=select, exclude=exclude)
-        for name, (select, exclude) in DBT_STEPS.items()
+        build_dbt_assets(partitions_def, name=name, select=select)
+        for name, select in dbt_steps(manifest_json()).items()
     ]
 
 
@@ -169,8 +200,6 @@ def build_dbt_assets(
             translator,
             overrides=overrides,
             full_refresh=config.full_refresh,
-            whole_select=[select],
-            whole_exclude=[exclude] if exclude else [],
             everything=everything,
         )
 
@@ -186,8 +215,6 @@ def _build(
     *,
     overrides: Mapping[str, Any],
     full_refresh: bool,
-    whole_select: Sequence[str],
-    whole_exclude: Sequence[str],
     everything: tuple[frozenset, frozenset],
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     settings = build_db.settings
@@ -202,15 +229,12 @@ def _build(
         if props["resource_type"] == "model" and translator.get_asset_key(props) in selected_assets
     }
     whole = selected_assets == everything[0] and selected_checks == everything[1]
-    if whole:
-        select, exclude, indirect = list(whole_select), list(whole_exclude), None
-    else:  # a subset (picked in the UI, or the audit-publish job's checks): exactly the chosen models and checks
-        tests = [uid.split(".")[2] for uid, key in keys_by_test.items() if key in selected_checks]
-        select = sorted(props["name"] for props in models.values()) + sorted(tests)
-        exclude, indirect = [], "empty"
-        if not select:
-            context.log.info("dbt: nothing selected")
-            return
+    # Exactly the models and tests of this step (as Dagster expects them), named one by one: dbt's indirect
+    # selection would otherwise pull a test into the step of any of its parents, or drop the tests of reused models.
+    tests = sorted(uid.split(".")[2] for uid, key in keys_by_test.items() if key in selected_checks)
+    if not models and not tests:
+        context.log.info("dbt: nothing selected")
+        return
     as_of = context.partition_key
     version = versions.current(settings)
     dbt_vars = {
@@ -219,9 +243,8 @@ def _build(
         dbt_reuse.STATE_VERSION_KEY: version.name if version else None,
     }
     allow_reuse = whole and not full_refresh and settings.dbt_reuse
-    con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
-    try:
-        stored = state_store.register(con, version, state_store.state_tables(manifest))
+    with build_db.warehouse() as wh:
+        stored = state_store.register(wh, version, state_store.state_tables(manifest))
         if any(stored.values()):
             context.log.info(
                 "history of earlier publications from the state store ("
@@ -229,31 +252,24 @@ def _build(
                 + f", version {version.name})"
             )
         reuse = dbt_reuse.plan(
-            con,
+            wh,
             manifest,
             dbt_vars,
             (DBT_PROJECT_DIR / "dbt_project.yml").read_text(),
             candidates=list(models) if allow_reuse else [],
         )
         # forget what is about to be rebuilt, so an interrupted build is never mistaken for a finished one
-        dbt_reuse.forget(con, [m for m in models if m not in reuse.reused])
-    finally:
-        con.close()
+        dbt_reuse.forget(wh, [m for m in models if m not in reuse.reused])
     if reuse.reused:
         context.log.info(
             f"dbt: reusing {len(reuse.reused)} models whose inputs are unchanged (their tests still run): "
             + ", ".join(reuse.reused_names)
         )
-        # the tests of reused models stay selected: indirect selection is off so excluding a model keeps its tests
-        exclude = [*exclude, *reuse.reused_names]
-        indirect = "empty"
-    context.log.info(
-        f"dbt build --select {' '.join(select)}" + (f" --exclude {' '.join(exclude)}" if exclude else "")
-    )
+    select = sorted(props["name"] for uid, props in models.items() if uid not in reuse.reused) + tests
+    context.log.info(f"dbt build: {len(select) - len(tests)} models and {len(tests)} tests")
     build = invoke_build(
         select=select,
-        exclude=exclude,
-        indirect_selection=indirect,
+        indirect_selection="empty",
         vars_override=overrides,
         full_refresh=full_refresh,
         as_of=as_of,
@@ -267,42 +283,50 @@ def _build(
         f"dbt build finished in {build.seconds:.1f} s: "
         + ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
     )
-    yield from check_results(build, manifest, keys_by_test, selected_checks)
-    yield from _record_and_materialize(context, settings, manifest, translator, build, reuse)
+    with build_db.warehouse() as wh:
+        details = failure_details(
+            build, manifest, lambda sql: list(wh.query(sql).itertuples(index=False, name=None))
+        )
+    yield from check_results(build, manifest, keys_by_test, selected_checks, details)
+    yield from _record_and_materialize(context, build_db, manifest, translator, build, reuse)
     if build.failed_models:
         _raise_model_failure(build, keys_by_test)
+    skipped = [n.name for n in build.models("skipped")]
+    if skipped:  # a blocking dbt test failed: the check results above hold the run back
+        context.log.warning(f"not built because a blocking check failed: {', '.join(skipped)}")
 
 
-def _record_and_materialize(context, settings, manifest, translator, build: BuildResult, reuse):
+def _record_and_materialize(
+    context, build_db: BuildDatabase, manifest, translator, build: BuildResult, reuse
+):
     built = {n.unique_id: n.seconds for n in build.models("success")}
     failed = [n.unique_id for n in build.failed_models]
-    con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
-    try:
-        dbt_reuse.forget(con, failed)
-        dbt_reuse.record(
-            con, manifest, reuse, list(built), run_id=context.run.run_id, as_of=context.partition_key
+    with build_db.warehouse() as wh:
+        dbt_reuse.forget(wh, failed)
+        counts = dbt_reuse.record(
+            wh, manifest, reuse, list(built), run_id=context.run.run_id, as_of=context.partition_key
         )
+        counts |= {uid: state["row_count"] for uid, state in reuse.reused.items()}
         seconds = built | dict.fromkeys(reuse.reused, 0.0)
         for uid in dbt_reuse.topological(manifest, list(seconds)):
             props = manifest["nodes"][uid]
             yield dg.MaterializeResult(
                 asset_key=translator.get_asset_key(props),
-                metadata=_metadata(con, props, seconds[uid], reuse.reused.get(uid)),
+                metadata=_metadata(wh, props, counts[uid], seconds[uid], reuse.reused.get(uid)),
             )
-    finally:
-        con.close()
 
 
-def _metadata(con, props: Mapping[str, Any], seconds: float, reused: Mapping[str, Any] | None) -> dict:
+def _metadata(
+    wh: Warehouse, props: Mapping[str, Any], rows: int, seconds: float, reused: Mapping[str, Any] | None
+) -> dict:
     """What a data engineer looks at first in the UI: row count, column schema and (marts) a five-row preview."""
-    relation = relation_name(props)
-    rows = con.sql(f"select count(*) from {relation}").fetchone()[0]
-    described = con.sql(f"describe {relation}").fetchall()
+    schema_name, table = props["schema"], props.get("alias") or props["name"]
+    described = wh.columns(schema_name, table)
     columns = props.get("columns", {})
     schema = dg.TableSchema(
         columns=[
             dg.TableColumn(name, str(dtype), description=(columns.get(name) or {}).get("description"))
-            for name, dtype, *_ in described
+            for name, dtype in described
         ]
     )
     metadata: dict[str, Any] = {
@@ -311,15 +335,15 @@ def _metadata(con, props: Mapping[str, Any], seconds: float, reused: Mapping[str
         "execution_seconds": dg.MetadataValue.float(round(seconds, 3)),
     }
     if props["fqn"][1] == "marts":
-        preview = con.sql(f"select * from {relation} limit 5").fetchall()
-        header = [name for name, *_ in described]
+        preview = wh.query_arrow(f"select * from {schema_name}.{table} limit 5").to_pylist()
+        header = [name for name, _ in described]
         metadata["preview"] = dg.MetadataValue.md(
             "| "
             + " | ".join(header)
             + " |\n|"
             + "---|" * len(header)
             + "\n"
-            + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in preview)
+            + "\n".join("| " + " | ".join(str(row.get(name)) for name in header) + " |" for row in preview)
         )
     if reused is not None:
         metadata["c360/reused"] = dg.MetadataValue.text(

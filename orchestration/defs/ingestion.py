@@ -1,14 +1,15 @@
-"""Ingestion assets: landing files -> raw tables in the build database, with the input contract as a check."""
+"""Ingestion assets: landing files -> raw tables of the build (DuckDB or Spark), with the input contract as a
+check."""
 
 from collections.abc import Iterator
 
 import dagster as dg
 
-from ingestion.loader import SOURCES, SourceLoadResult, ingest_source
+from ingestion.loader import SOURCES, SourceLoadResult
+from ingestion.warehouse_sink import ingest_into
 from orchestration.dbt_runner import start_parsing
 from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase, record_data_range
 from orchestration.preload import preload_quality_gate
-from warehouse import connect
 
 
 def _contract_result(result: SourceLoadResult, max_share: float) -> dg.AssetCheckResult:
@@ -62,24 +63,24 @@ def build_ingestion_asset(source: str, partitions_def: dg.PartitionsDefinition) 
         preload_quality_gate()
         start_parsing()
         settings = build_db.settings
-        con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
-        try:
-            result = ingest_source(
-                con,
+        with build_db.warehouse() as wh:
+            result = ingest_into(
+                wh,
                 source,
                 settings.landing_dir,
                 encoding=settings.source_encoding(source),
                 progress=context.log.info,
                 settle_seconds=settings.landing_settle_seconds,
+                staging_dir=settings.build_db.parent,
+                memory_limit=settings.duckdb_memory_limit,
             )
-            total_rows = con.sql(f"select count(*) from raw.{source}").fetchone()[0]
+            total_rows = wh.row_count("raw", source)
             if source == "orders":
-                first, last = con.sql(
-                    "select min(order_ts)::date, max(order_ts)::date from raw.orders"
-                ).fetchone()
-                record_data_range(settings, first, last)
-        finally:
-            con.close()
+                (dates,) = wh.query_arrow(
+                    "select cast(min(order_ts) as date) as first, cast(max(order_ts) as date) as last "
+                    "from raw.orders"
+                ).to_pylist()
+                record_data_range(settings, dates["first"], dates["last"])
         context.log.info(
             f"{len(result.new_files)} new files, {result.rows_loaded:,} rows loaded, "
             f"{result.rows_quarantined:,} quarantined, {len(result.failed_files)} failed files; "

@@ -16,6 +16,7 @@ from c360.dbt_vars import defaults
 from orchestration.defs.dbt import manifest_json
 from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase
 from publishing.gate import collect_check_results
+from publishing.log import entries
 from publishing.publish import TableSpec, publish
 from publishing.state import state_tables
 from reporting import render_report
@@ -77,7 +78,8 @@ def build_publication_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         description=(
             "The published area BI tools read: warehouse/published.duckdb and published/<table>.parquet, switched "
             "in as one set, plus publication_log. Runs only when every blocking check passed. A run for an older "
-            "as-of date than the one in place updates only the history tables."
+            "as-of date than the one in place updates only the history tables. The tables are exported from the "
+            "engine that built them (DuckDB or Spark) to Parquet; the DuckDB file is built from those files."
         ),
     )
     def published_tables(context: dg.AssetExecutionContext, build_db: BuildDatabase) -> dg.MaterializeResult:
@@ -99,15 +101,17 @@ def build_publication_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
                 f"schema {settings.postgres_schema}"
             )
 
-        publication = publish(
-            settings,
-            run_id=context.run.run_id,
-            as_of=as_of,
-            tables=specs,
-            state_tables=state_tables(manifest_json()),
-            checks=checks,
-            before_commit=to_postgres,
-        )
+        with build_db.warehouse() as wh:
+            publication = publish(
+                settings,
+                warehouse=wh,
+                run_id=context.run.run_id,
+                as_of=as_of,
+                tables=specs,
+                state_tables=state_tables(manifest_json()),
+                checks=checks,
+                before_commit=to_postgres,
+            )
         for warning in publication.warnings:
             context.log.warning(f"warning (not blocking): {warning.line()}")
         context.log.info(publication.entry.message)
@@ -150,6 +154,7 @@ def build_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
             settings.reports_dir,
             run_id=context.run.run_id,
             currency=defaults().get("reporting_currency"),
+            log_rows=entries(settings),
         )
         return dg.MaterializeResult(metadata={"report": dg.MetadataValue.path(str(path))})
 

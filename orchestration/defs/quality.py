@@ -1,8 +1,8 @@
-"""Great Expectations suites (expectations/) as blocking asset checks on the customer-grain marts they guard.
+"""Great Expectations suites (expectations/) as blocking asset checks on the marts they guard.
 
-Each check validates one table of the build database on the pandas backend (customer grain only; order-level
-facts such as freshness are reduced to one row by SQL first). A validation that raised counts as a failed
-blocking check with the exception in its description: never as a pass.
+Each check validates one table of the build on the engine's backend (pandas on DuckDB, Spark DataFrames on Spark;
+customer grain only; order-level facts such as freshness are reduced to one row by SQL in the engine first). A
+validation that raised counts as a failed blocking check with the exception in its description: never as a pass.
 """
 
 from datetime import date
@@ -13,7 +13,6 @@ import dagster as dg
 from expectations.tables import SUITE_TABLES
 from orchestration.defs.resources import BuildDatabase
 from publishing.log import last_published_row_count
-from warehouse import connect
 
 if TYPE_CHECKING:
     from expectations import SuiteResult
@@ -61,8 +60,9 @@ def build_gx_check(table: str, partitions_def: dg.PartitionsDefinition) -> dg.As
         name="gx_suite",
         blocking=True,
         partitions_def=partitions_def,
-        description=f"Great Expectations suite for {table}: value ranges, allowed values, null rates, "
-        "distribution bands and volume against the last publication (expectations/suites.py).",
+        description=f"Great Expectations suite for {table}: what the dbt tests cannot express (masked contact "
+        "data, null rates, the vip share band, volume against the last publication, freshness; "
+        "expectations/suites.py).",
     )
     def _check(context: dg.AssetCheckExecutionContext, build_db: BuildDatabase) -> dg.AssetCheckResult:
         # GX loads here, unless orchestration.preload already did
@@ -70,17 +70,14 @@ def build_gx_check(table: str, partitions_def: dg.PartitionsDefinition) -> dg.As
 
         settings = build_db.settings
         as_of = date.fromisoformat(context.partition_key)
-        con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
-        try:
+        with build_db.warehouse() as wh:
             result = run_table_suite(
-                con,
+                wh,
                 table,
                 as_of=as_of,
                 config=GateConfig.from_env(),
                 previous_row_count=last_published_row_count(settings, table),
             )
-        finally:
-            con.close()
         context.log.info(
             f"gx_suite on {table}: {len(result.outcomes)} expectations, {len(result.failed_blocking)} failed, "
             f"{len(result.errors)} errors, {len(result.warnings)} warnings"

@@ -7,12 +7,13 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 from pydantic import PrivateAttr
 
 from c360.home import build_database_lock, prepare_home
-from c360.settings import SETTINGS, Settings
+from c360.settings import SETTINGS, Settings, SettingsError
 from orchestration.recovery import record_run_process
 from warehouse import DuckDBWarehouse, Warehouse, connect
 
@@ -65,7 +66,8 @@ def c360_resource() -> C360Resource:
 
 
 class BuildDatabase(dg.ConfigurableResource):
-    """The build database, held by one run at a time for the whole run (see c360.home.build_database_lock).
+    """The build database, held by one run at a time for the whole run (see c360.home.build_database_lock), on
+    the engine C360_DBT_TARGET names: the DuckDB file, or the tables of the process's local Spark session.
 
     With the job's in-process executor, resources live as long as the run, so the lock is taken once before the
     first step and released after the last one, or by the kernel when the process dies.
@@ -77,13 +79,20 @@ class BuildDatabase(dg.ConfigurableResource):
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["BuildDatabase"]:
         settings = self.c360.settings()
+        try:
+            engine = settings.engine
+        except SettingsError as exc:
+            raise dg.Failure(description=str(exc)) from None
         prepare_home(settings)
         run_id = context.run.run_id if context.run else "unknown"
         log = context.log.info if context.log else (lambda message: None)
         if context.instance is not None and context.run is not None:
             record_run_process(context.instance, run_id)
         with build_database_lock(settings, run_id=run_id, log=log), run_environment(settings):
-            check_build_database(settings, log)
+            if engine == "spark":
+                check_spark(settings, log)
+            else:
+                check_build_database(settings, log)
             self._settings = settings
             yield self
 
@@ -96,8 +105,14 @@ class BuildDatabase(dg.ConfigurableResource):
     @contextmanager
     def warehouse(self) -> Iterator[Warehouse]:
         """The run's warehouse through the engine-neutral interface (code outside dbt that reads or writes
-        tables uses this, so that it runs on every engine)."""
+        tables uses this, so that it runs on every engine). On Spark: the process's session, which outlives
+        the run (dbt shares it)."""
         settings = self.settings
+        if settings.engine == "spark":
+            from warehouse.spark_warehouse import SparkWarehouse, spark_session
+
+            yield SparkWarehouse(spark_session(spark_root(settings)))
+            return
         con = connect(settings.build_db, memory_limit=settings.duckdb_memory_limit)
         try:
             yield DuckDBWarehouse(con)
@@ -115,9 +130,12 @@ def run_environment(settings: Settings) -> Iterator[None]:
     values = {
         "C360_HOME": str(settings.home),
         "C360_BUILD_DB": str(settings.build_db),
+        "C360_DBT_TARGET": settings.dbt_target,
         "C360_DBT_THREADS": str(settings.dbt_threads),
         "C360_PII_HASH_KEY": settings.pii_key(),
     }
+    if settings.dbt_target == "spark":
+        values["C360_SPARK_HOME"] = str(spark_root(settings))
     if settings.duckdb_memory_limit:
         values["C360_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
     previous = {name: os.environ.get(name) for name in values}
@@ -130,6 +148,44 @@ def run_environment(settings: Settings) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def spark_root(settings: Settings) -> Path:
+    """Where local Spark keeps the tables and the metastore: C360_SPARK_HOME, default $C360_HOME/spark."""
+    configured = os.environ.get("C360_SPARK_HOME")
+    return (Path(configured).expanduser() if configured else settings.home / "spark").resolve()
+
+
+def check_spark(settings: Settings, log) -> None:
+    """Start the process's Spark session before any step, so that a missing Java, a metastore held by another
+    process or a session of another home is reported with what to do, not deep inside a step."""
+    from warehouse.spark_warehouse import session_home, spark_session, spark_unavailable_reason
+
+    reason = spark_unavailable_reason()
+    if reason:
+        raise dg.Failure(description=f"C360_DBT_TARGET=spark, but local Spark cannot run here: {reason}")
+    root = spark_root(settings)
+    session = spark_session(root)
+    if session_home(session) != root:
+        raise dg.Failure(
+            description=f"this process's Spark session keeps its tables under {session_home(session)}, not "
+            f"{root} (C360_SPARK_HOME): one process serves one Spark home; run this home in a new process"
+        )
+    try:
+        session.sql("show databases").collect()
+    except Exception as exc:  # noqa: BLE001 - the JVM's error, reduced to what a user can act on
+        text = str(exc)
+        if "another instance of derby" in text.lower() or "XSDB6" in text:
+            raise dg.Failure(
+                description=f"the Spark metastore {root / 'metastore_db'} is in use by another process (another "
+                "c360 run, dbt or a notebook on the same C360_SPARK_HOME): the embedded metastore admits one "
+                "process at a time. Close that process and run again."
+            ) from None
+        raise dg.Failure(
+            description=f"the Spark catalog under {root} cannot be read ({type(exc).__name__}: "
+            f"{text.strip().splitlines()[0] if text.strip() else ''})"
+        ) from None
+    log(f"Spark {session.version} ({session.sparkContext.master}): tables and metastore under {root}")
 
 
 def check_build_database(settings: Settings, log) -> None:

@@ -214,7 +214,8 @@ def test_portable_sql_passes() -> None:
     assert lint_sql(sql) == []
 
 
-POSTGRES_MAX_IDENTIFIER = 63  # dbt names a unit test's relation after the test; PostgreSQL refuses longer names
+# dbt names a unit test's relation after the test; PostgreSQL refuses longer names.
+POSTGRES_MAX_IDENTIFIER = 63
 
 
 def test_unit_test_names_fit_a_postgres_relation_name() -> None:

@@ -300,6 +300,9 @@ def test_a_held_back_run_does_not_touch_the_published_files(small_data: Path, tm
         assert run(D3, tier_vip_top_share=0.3, tier_high_top_share=0.4, tier_medium_top_share=0.6) == 1
     assert (home / "published").resolve() == version
     assert (db.stat().st_ino, db.stat().st_mtime_ns) == stamp
-    assert _log(home)[-1]["status"] == "held_back"
+    held_back = _log(home)[-1]
+    assert held_back["status"] == "held_back"
     status = _cli(home, "status")
     assert "held_back" in status.stdout
+    report = (home / "reports" / "latest.html").read_text()
+    assert f"Run {held_back['run_id']} was held back" in report  # the report says so at once

@@ -1,4 +1,4 @@
-"""History across runs (SPEC 3, 4.6): replaying consecutive as-of dates records exactly the tier/stage changes."""
+"""History across runs (customer_tier_history, by as-of date): replaying consecutive as-of dates records exactly the tier/stage changes."""
 
 from __future__ import annotations
 

@@ -20,12 +20,12 @@ pytestmark = pytest.mark.e2e
 CORRUPTIONS = {
     "duplicated_customer_key": (
         "insert into main.customer_360 select * from main.customer_360 order by customer_id limit 1",
-        ["unique_customer_360_customer_id", "gx_suite"],
+        ["unique_customer_360_customer_id"],
     ),
     "null_tier": (
         "update main.customer_360 set value_tier = null "
         "where customer_id = (select min(customer_id) from main.customer_360)",
-        ["not_null_customer_360_value_tier", "gx_suite"],
+        ["not_null_customer_360_value_tier"],
     ),
     "volume_collapse": (
         "delete from main.customer_360 where customer_id not in "
@@ -35,10 +35,12 @@ CORRUPTIONS = {
     "out_of_range_score": (
         "update main.customer_churn_indicators set churn_risk_score = 150 "
         "where customer_id = (select min(customer_id) from main.customer_churn_indicators)",
-        [
-            "dbt_utils_between" if False else "between_customer_churn_indicators_churn_risk_score__100__0",
-            "gx_suite",
-        ],
+        ["between_customer_churn_indicators_churn_risk_score__100__0"],
+    ),
+    "raw_email_published": (
+        "update main.customer_360 set email_masked = 'jane.doe@example.com' "
+        "where customer_id = (select min(customer_id) from main.customer_360)",
+        ["gx_suite"],
     ),
     "stale_latest_order": (
         f"delete from staging.stg_shop__orders where order_date > date '{AS_OF}' - interval 10 day",

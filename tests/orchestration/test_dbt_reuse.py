@@ -12,6 +12,7 @@ import pytest
 from c360.settings import DBT_PROJECT_DIR
 from orchestration import dbt_reuse
 from orchestration.dbt_runner import manifest_path
+from warehouse import DuckDBWarehouse
 
 PROJECT_YML = (DBT_PROJECT_DIR / "dbt_project.yml").read_text()
 VARS = {"as_of_date": "2026-06-30"}
@@ -28,13 +29,13 @@ def uid(name: str) -> str:
 
 @pytest.fixture
 def con(tmp_path: Path):
-    """A build database with the three raw sources, one file each."""
+    """A build database with the three raw sources, one file each (through the warehouse interface)."""
     con = duckdb.connect(str(tmp_path / "build.duckdb"))
     con.execute("create schema raw")
     for table in ("orders", "contacts", "survey_responses"):
         con.execute(f"create table raw.{table} (id integer, _file_id bigint)")
         con.execute(f"insert into raw.{table} values (1, 1), (2, 1)")
-    yield con
+    yield DuckDBWarehouse(con)
     con.close()
 
 

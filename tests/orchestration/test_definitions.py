@@ -120,3 +120,57 @@ def test_gx_suite_checks_match_the_suites():
 
     checked = {key.asset_key.to_user_string() for check in gx_checks for key in check.check_keys}
     assert checked == set(suite_tables())
+
+
+def test_every_dbt_test_is_a_check_of_the_step_that_builds_its_inputs():
+    """Each dbt test is one Dagster check, in the dbt step that builds its model; every model it reads is built
+    in that step or before (a check on the CRM that reads the orders sits in the second step)."""
+    from orchestration.dbt_runner import UNIQUE_ID_METADATA_KEY
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.dbt import dbt_steps, manifest_json
+
+    manifest = manifest_json()
+    defs = build_definitions()
+    graph = defs.get_repository_def().asset_graph
+    steps = list(dbt_steps(manifest))
+    model_step, test_step = {}, {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assets_def = node.assets_def
+        if assets_def.node_def.name not in steps:
+            continue
+        index = steps.index(assets_def.node_def.name)
+        model_step[key.path[-1]] = index
+        for spec in assets_def.check_specs:
+            unique_id = spec.metadata[UNIQUE_ID_METADATA_KEY]
+            assert test_step.setdefault(unique_id, index) == index
+    tests = {uid for uid, n in manifest["nodes"].items() if n["resource_type"] == "test"}
+    assert set(test_step) == tests
+    # the inputs of the fit step (tagged fit_input) are built by the first step, the models on the fits by the second
+    fit_inputs = {n["name"] for n in manifest["nodes"].values() if "fit_input" in n.get("tags", [])}
+    assert len(fit_inputs) == 4 and all(model_step[name] == 0 for name in fit_inputs)
+    assert model_step["customer_clv"] == model_step["model_backtest"] == 1
+    for uid, index in test_step.items():
+        for parent in manifest["nodes"][uid]["depends_on"]["nodes"]:
+            parent_node = manifest["nodes"].get(parent)
+            if parent_node and parent_node["resource_type"] == "model":
+                assert model_step[parent_node["name"]] <= index, (uid, parent)
+
+
+def test_check_descriptions_show_enumerations_and_open_bounds():
+    """The manifest keeps accepted_values read from var c360_enums unrendered; the UI shows the values."""
+    from orchestration.defs.dbt import describe_test
+
+    tiers = {
+        "column_name": "value_tier",
+        "test_metadata": {
+            "name": "accepted_values",
+            "kwargs": {"values": "{{ var('c360_enums')['value_tiers'] }}", "column_name": "value_tier"},
+        },
+    }
+    assert describe_test(tiers) == "value_tier is one of vip, high, medium, low, none"
+    at_least = {
+        "column_name": "net_revenue_365d",
+        "test_metadata": {"name": "between", "kwargs": {"min_value": 0, "column_name": "net_revenue_365d"}},
+    }
+    assert describe_test(at_least) == "net_revenue_365d is at least 0"

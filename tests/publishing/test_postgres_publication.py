@@ -1,4 +1,4 @@
-"""PostgreSQL publication (SPEC 6): contents, atomic swap under concurrent readers, failures, read-only role.
+"""PostgreSQL publication: contents, atomic swap under concurrent readers, failures, read-only role.
 
 The tests marked ``postgres`` need a real server: C360_TEST_PG_DSN names a superuser DSN (.ci/run starts a local
 server and exports it). Without it they are skipped with the reason. Every test uses its own schema and roles

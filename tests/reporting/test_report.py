@@ -89,7 +89,7 @@ def test_render_report_is_exported_by_the_package(
         "import inspect, reporting; print(sorted(inspect.signature(reporting.render_report).parameters))"
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['currency', 'out_dir', 'published_db', 'run_id']"
+    assert done.stdout.strip() == "['currency', 'log_rows', 'out_dir', 'published_db', 'run_id']"
 
 
 def test_report_has_every_chart_drawn(report: Path) -> None:

@@ -103,3 +103,78 @@ def test_names_that_are_not_plain_identifiers_are_refused(wh_and_schema: tuple[W
         wh.write_table(schema, "x; drop table y", SAMPLE)
     with pytest.raises(ValueError, match="not a plain SQL identifier"):
         check_identifier("raw.orders")
+
+
+def test_appended_rows_join_the_table_by_column_name(wh_and_schema: tuple[Warehouse, str]) -> None:
+    wh, schema = wh_and_schema
+    wh.append_table(schema, "log", SAMPLE.slice(0, 1))  # created from the first rows' types
+    reordered = SAMPLE.slice(1).select(list(reversed(SAMPLE.column_names)))
+    wh.append_table(schema, "log", reordered)
+    wh.append_table(schema, "log", SAMPLE.slice(0, 0))  # nothing to add: nothing changes
+    back = wh.query_arrow(f"select * from {schema}.log order by id")
+    assert back.column("id").to_pylist() == [1, 2, 3]
+    assert back.column("name").to_pylist() == ["Jürgen", "", None]
+    assert [name for name, _ in wh.columns(schema, "log")] == SAMPLE.column_names
+    assert wh.columns(schema, "missing") == []
+
+
+def test_rows_are_deleted_by_a_condition_nulls_kept(wh_and_schema: tuple[Warehouse, str]) -> None:
+    wh, schema = wh_and_schema
+    wh.write_table(schema, "sample", SAMPLE)
+    wh.delete_where(schema, "sample", "score > 8")  # NULL for id 1: kept, as SQL's DELETE keeps it
+    assert wh.query_arrow(f"select id from {schema}.sample order by id").column(0).to_pylist() == [1, 2]
+    for leftover in ("sample__c360_keep", "sample__c360_old"):
+        assert not wh.table_exists(schema, leftover)
+
+
+def test_the_checksum_follows_the_content_not_the_order(wh_and_schema: tuple[Warehouse, str]) -> None:
+    wh, schema = wh_and_schema
+    wh.write_table(schema, "a", SAMPLE)
+    wh.write_table(schema, "b", SAMPLE.take([2, 0, 1]))
+    wh.write_table(schema, "c", SAMPLE.slice(0, 2))
+    assert wh.table_checksum(schema, "a") == wh.table_checksum(schema, "b")
+    assert wh.table_checksum(schema, "a") != wh.table_checksum(schema, "c")
+
+
+def test_a_query_exported_to_one_parquet_file(wh_and_schema: tuple[Warehouse, str], tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    wh, schema = wh_and_schema
+    wh.write_table(schema, "sample", SAMPLE)
+    folder = tmp_path / "published"
+    folder.mkdir()
+    target = folder / "sample.parquet"
+    wh.export_parquet(f"select * from {schema}.sample where id > 1", target)
+    back = pq.read_table(target).sort_by("id")
+    assert back.column("id").to_pylist() == [2, 3]
+    assert back.column("amount").to_pylist() == [None, Decimal("0.05")]
+    # timestamps as the UTC wall clock without a time zone, whatever the engine keeps
+    assert back.schema.field("at").type.tz is None
+    assert back.column("at").to_pylist() == [None, dt.datetime(2020, 1, 1)]
+    assert [p.name for p in folder.iterdir()] == ["sample.parquet"]  # no part files left behind
+    wh.export_parquet(f"select * from {schema}.sample where id > 5", folder / "empty.parquet")
+    empty = pq.read_table(folder / "empty.parquet")
+    assert empty.num_rows == 0 and empty.column_names == SAMPLE.column_names
+
+
+def test_parquet_files_of_a_folder_attached_as_a_relation(
+    wh_and_schema: tuple[Warehouse, str], tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    wh, schema = wh_and_schema
+    if wh.engine == "postgres":
+        with pytest.raises(NotImplementedError, match="cannot read Parquet"):
+            wh.attach_parquet(schema, "stored", tmp_path)
+        return
+    folder = tmp_path / "stored"
+    folder.mkdir()
+    pq.write_table(SAMPLE.slice(0, 2), folder / "2026-06-29.parquet")
+    pq.write_table(SAMPLE.slice(2).drop_columns(["share"]), folder / "2026-06-30.parquet")  # a column less
+    assert wh.attach_parquet(schema, "stored", folder) == 2
+    back = wh.query_arrow(f"select id, share from {schema}.stored order by id")
+    assert back.column("id").to_pylist() == [1, 2, 3]
+    assert back.column("share").to_pylist() == [0.125, None, None]
+    assert wh.attach_parquet(schema, "stored", None) == 0
+    assert not wh.table_exists(schema, "stored")
+    assert sorted(p.name for p in folder.iterdir()) == ["2026-06-29.parquet", "2026-06-30.parquet"]

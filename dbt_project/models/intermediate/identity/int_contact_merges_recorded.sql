@@ -1,4 +1,4 @@
--- One row per contact record merged into another one (SPEC 2.2): which ids, which rule, whose values won.
+-- One row per contact record merged into another one: which ids, which rule, whose values won.
 with
 
 persons as (

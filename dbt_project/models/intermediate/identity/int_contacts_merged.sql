@@ -19,7 +19,7 @@ ranked as (
         *,
         row_number() over (
             partition by person_key
-            order by is_primary desc nulls last, updated_at desc nulls last, contact_id nulls last
+            order by is_primary desc nulls last, updated_at desc nulls last, contact_id asc nulls last
         ) as survivor_rank,
         count(*) over (partition by person_key) as merged_contact_count,
         {{ c360.sorted_array_over('contact_id', 'person_key') }} as merged_contact_ids

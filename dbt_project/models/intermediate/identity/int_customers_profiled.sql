@@ -27,7 +27,7 @@ primary_person as (
             *,
             row_number() over (
                 partition by customer_id
-                order by is_primary desc nulls last, updated_at desc nulls last, person_id nulls last
+                order by is_primary desc nulls last, updated_at desc nulls last, person_id asc nulls last
             ) as person_rank
         from persons
     ) as ranked

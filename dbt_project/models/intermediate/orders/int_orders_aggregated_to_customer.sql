@@ -16,7 +16,13 @@ completed_days as (
         {{ dbt.datediff(
             "lag(order_date) over (partition by customer_id order by order_date nulls last)", "order_date", "day"
         ) }} as gap_days
-    from (select distinct customer_id, order_date from orders where is_completed) as d
+    from (
+        select distinct
+            customer_id,
+            order_date
+        from orders
+        where is_completed
+    ) as d
 ),
 
 rhythm as (

@@ -10,13 +10,22 @@
 with
 
 orders as (
-    select customer_id, order_date, net_revenue, profit
+    select
+        customer_id,
+        order_date,
+        net_revenue,
+        profit
     from {{ ref('stg_shop__orders') }}
     where is_completed and order_date <= {{ as_of_date() }}
 ),
 
 histories as (
-    select customer_id, bgnbd_frequency, bgnbd_recency_days, bgnbd_age_days, first_order_date
+    select
+        customer_id,
+        bgnbd_frequency,
+        bgnbd_recency_days,
+        bgnbd_age_days,
+        first_order_date
     from {{ ref('int_orders_aggregated_to_customer') }}
     where lifetime_orders > 0
 ),

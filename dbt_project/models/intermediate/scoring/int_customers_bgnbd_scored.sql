@@ -18,7 +18,12 @@ customers as (
 ),
 
 fit as (
-    select r, alpha, a, b from {{ source('analytics', 'bgnbd_fit') }}
+    select
+        r,
+        alpha,
+        a,
+        b
+    from {{ source('analytics', 'bgnbd_fit') }}
 ),
 
 triple_scores as (

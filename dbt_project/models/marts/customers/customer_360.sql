@@ -1,4 +1,4 @@
--- One row per CRM customer: the 360-degree profile (SPEC 4.1). Personal data only masked or hashed.
+-- One row per CRM customer: the 360-degree profile. Personal data only masked or hashed.
 with
 
 profiles as (

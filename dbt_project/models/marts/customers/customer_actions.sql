@@ -1,4 +1,4 @@
--- One row per customer: health score (SPEC 4.5) and the next action (SPEC 4.5, 4.5b), by the first matching rule:
+-- One row per customer: health score and the next action, by the first matching rule:
 --   1. a complaint in the last open_complaint_days -> service_recovery;
 --   2. churned and in the top win_back_top_share of buyers by lifetime revenue or by CLV -> win_back_offer;
 --   3. high churn risk or declining -> a retention action in every tier: account_manager_call (vip, high),

@@ -1,7 +1,7 @@
--- One row per customer: each churn flag (SPEC 4.4) with the values that fired it and the threshold used, the
+-- One row per customer: each churn flag with the values that fired it and the threshold used, the
 -- BG/NBD view (P(alive), expected purchases), and the combined risk score and level.
 -- Risk score = sum of the points of the flags that fired + risk_points_p_alive x (1 - P(alive)), capped at 100;
--- prospects (no completed order) have none. The level agrees with the stage and the model (SPEC 4.5b):
+-- prospects (no completed order) have none. The level agrees with the stage and the model:
 --   prospect -> 'n/a'; churned -> 'churned' (past the warning); score >= risk_level_high_min -> 'high';
 --   score >= risk_level_medium_min, or P(alive) below risk_low_min_p_alive -> 'medium'; else 'low'.
 -- So the flags raise the level, and a customer the model believes gone is never 'low'.
@@ -12,13 +12,16 @@ facts as (
 ),
 
 stages as (
-    select customer_id, lifecycle_stage from {{ ref('customer_lifecycle_stage') }}
+    select
+        customer_id,
+        lifecycle_stage
+    from {{ ref('customer_lifecycle_stage') }}
 ),
 
 flagged as (
     select
-        facts.customer_id,
-        facts.as_of_date,
+        customer_id,
+        as_of_date,
         orders_current_90d,
         orders_previous_90d,
         {{ var('drop_min_base_orders') }} as frequency_drop_min_base_orders,
@@ -49,12 +52,18 @@ flagged as (
             and days_since_last_order > {{ var('overdue_factor') }} * median_days_between_orders,
             false
         ) as is_overdue,
-        facts.p_alive,
+        p_alive,
         {{ var('risk_low_min_p_alive') }} as low_risk_min_p_alive,
-        facts.expected_purchases_90d,
-        stages.lifecycle_stage
+        expected_purchases_90d
     from facts
-    inner join stages on facts.customer_id = stages.customer_id
+),
+
+staged as (
+    select
+        flagged.*,
+        stages.lifecycle_stage
+    from flagged
+    inner join stages on flagged.customer_id = stages.customer_id
 ),
 
 scored as (
@@ -70,7 +79,7 @@ scored as (
         {%- endset %}
         case when lifecycle_stage <> 'prospect' then least(100, {{ c360.round_double(risk_points) }}) end
             as churn_risk_score
-    from flagged
+    from staged
 ),
 
 final as (

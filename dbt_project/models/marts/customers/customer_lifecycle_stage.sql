@@ -1,4 +1,4 @@
--- One row per customer: lifecycle stage (SPEC 4.3), first matching rule wins, with the reason in words.
+-- One row per customer: lifecycle stage, first matching rule wins, with the reason in words.
 with
 
 facts as (

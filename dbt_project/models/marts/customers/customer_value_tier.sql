@@ -1,4 +1,4 @@
--- One row per customer: RFM scores, value score and value tier (SPEC 4.2).
+-- One row per customer: RFM scores, value score and value tier.
 -- Scores are percentile ranks (cume_dist) over customers with a completed order in the trailing 365 days, so equal
 -- values always share a score: a bucket boundary never splits a tie.
 with

@@ -6,7 +6,11 @@
 with
 
 states as (
-    select customer_id, as_of_date, value_tier, lifecycle_stage
+    select
+        customer_id,
+        as_of_date,
+        value_tier,
+        lifecycle_stage
     from {{ ref('customer_states_daily') }}
     {{ stored_history('customer_states_daily', ['customer_id', 'as_of_date', 'value_tier', 'lifecycle_stage']) }}
 ),
@@ -37,11 +41,12 @@ final as (
         lifecycle_stage,
         previous_value_tier,
         previous_lifecycle_stage,
+        -- each `is distinct from` in parentheses: sqlfluff's parser misreads it inside `case when` otherwise
         case
             when previous_as_of_date is null then 'first_seen'
-            when value_tier is distinct from previous_value_tier
-                and lifecycle_stage is distinct from previous_lifecycle_stage then 'tier_and_stage'
-            when value_tier is distinct from previous_value_tier then 'tier'
+            when (value_tier is distinct from previous_value_tier)
+                and (lifecycle_stage is distinct from previous_lifecycle_stage) then 'tier_and_stage'
+            when (value_tier is distinct from previous_value_tier) then 'tier'
             else 'stage'
         end as change_type
     from changes

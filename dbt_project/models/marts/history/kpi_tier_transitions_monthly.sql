@@ -5,13 +5,21 @@
 with
 
 states as (
-    select customer_id, as_of_date, value_tier, lifecycle_stage
+    select
+        customer_id,
+        as_of_date,
+        value_tier,
+        lifecycle_stage
     from {{ ref('customer_states_daily') }}
     {{ stored_history('customer_states_daily', ['customer_id', 'as_of_date', 'value_tier', 'lifecycle_stage']) }}
 ),
 
 month_end_states as (
-    select customer_id, month, value_tier, lifecycle_stage
+    select
+        customer_id,
+        month,
+        value_tier,
+        lifecycle_stage
     from (
         select
             customer_id,
@@ -36,12 +44,22 @@ paired as (
 ),
 
 final as (
-    select month, 'tier' as dimension, from_value_tier as from_value, value_tier as to_value, count(*) as customers
+    select
+        month,
+        'tier' as dimension,
+        from_value_tier as from_value,
+        value_tier as to_value,
+        count(*) as customers
     from paired
     where from_value_tier is not null
     group by 1, 2, 3, 4
     union all
-    select month, 'stage' as dimension, from_lifecycle_stage, lifecycle_stage, count(*)
+    select
+        month,
+        'stage' as dimension,
+        from_lifecycle_stage,
+        lifecycle_stage,
+        count(*) as customers
     from paired
     where from_lifecycle_stage is not null
     group by 1, 2, 3, 4

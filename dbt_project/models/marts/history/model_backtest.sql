@@ -1,5 +1,5 @@
 {{ config(meta={'c360_state': true, 'c360_history': true}) }}
--- The daily backtest (SPEC 4.5b): how well the models predicted a period that has already happened. The fit step
+-- The daily backtest: how well the models predicted a period that has already happened. The fit step
 -- fitted BG/NBD and Gamma-Gamma as if today were the calibration end, backtest_holdout_days before the as-of date
 -- (source analytics.backtest_fit), and predicted each calibration history's purchases in the holdout period
 -- (analytics.backtest_triple_scores). Here every customer who had bought by the calibration end is compared with
@@ -27,9 +27,14 @@ fit as (
 ),
 
 buckets as (
-    select * from (values
-        ('0', 0), ('1', 1), ('2', 2), ('3', 3), ('4', 4), ('5', 5), ('6', 6), ('7+', 7), ('total', 8)
-    ) as b(frequency_bucket, bucket_order)
+    {%- for bucket in ['0', '1', '2', '3', '4', '5', '6', '7+', 'total'] %}
+    select
+        '{{ bucket }}' as frequency_bucket,
+        {{ loop.index0 }} as bucket_order
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 ),
 
 compared as (

@@ -9,7 +9,12 @@
 with
 
 assignments as (
-    select customer_id, as_of_date, control_period_start, action, is_control_group
+    select
+        customer_id,
+        as_of_date,
+        control_period_start,
+        action,
+        is_control_group
     from {{ ref('customer_actions_daily') }}
     {{ stored_history(
         'customer_actions_daily', ['customer_id', 'as_of_date', 'control_period_start', 'action', 'is_control_group']
@@ -17,7 +22,12 @@ assignments as (
 ),
 
 first_assignments as (
-    select customer_id, as_of_date as assigned_date, control_period_start, action, is_control_group
+    select
+        customer_id,
+        as_of_date as assigned_date,
+        control_period_start,
+        action,
+        is_control_group
     from (
         select
             *,
@@ -38,7 +48,10 @@ measurable as (
 ),
 
 orders as (
-    select customer_id, order_date, net_revenue
+    select
+        customer_id,
+        order_date,
+        net_revenue
     from {{ ref('stg_shop__orders') }}
     where is_completed and order_date <= {{ as_of_date() }}
 ),
@@ -54,8 +67,8 @@ outcomes as (
     from measurable
     left join orders
         on measurable.customer_id = orders.customer_id
-        and orders.order_date > measurable.assigned_date
-        and orders.order_date <= {{ dbt.dateadd('day', var('uplift_window_days'), 'measurable.assigned_date') }}
+        and measurable.assigned_date < orders.order_date
+        and {{ dbt.dateadd('day', var('uplift_window_days'), 'measurable.assigned_date') }} >= orders.order_date
     group by measurable.customer_id, measurable.control_period_start, measurable.action, measurable.is_control_group
 ),
 

@@ -4,7 +4,9 @@
 with
 
 orders as (
-    select customer_id, order_date
+    select
+        customer_id,
+        order_date
     from {{ ref('stg_shop__orders') }}
     where is_completed and order_date <= {{ as_of_date() }}
 ),

@@ -9,19 +9,26 @@ orders as (
 ),
 
 active_months as (
-    select distinct customer_id, order_month from orders
+    select distinct
+        customer_id,
+        order_month
+    from orders
 ),
 
 cohorts as (
-    select customer_id, min(order_month) as cohort_month
+    select
+        customer_id,
+        min(order_month) as cohort_month
     from active_months
-    group by customer_id
+    group by 1
 ),
 
 cohort_sizes as (
-    select cohort_month, count(*) as cohort_customers
+    select
+        cohort_month,
+        count(*) as cohort_customers
     from cohorts
-    group by cohort_month
+    group by 1
 ),
 
 activity as (

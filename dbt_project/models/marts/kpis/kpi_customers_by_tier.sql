@@ -1,4 +1,4 @@
--- Customers and trailing-365-day revenue per value tier. Grain: one row per tier (all five, even when empty).
+-- Customers and trailing-365-day revenue per value tier. Grain: one row per tier (every tier, even when empty).
 with
 
 tiers as (
@@ -6,7 +6,7 @@ tiers as (
 ),
 
 all_tiers as (
-    select * from (values ('vip', 1), ('high', 2), ('medium', 3), ('low', 4), ('none', 5)) as t(value_tier, tier_order)
+    {{ enum_rows('value_tiers', 'value_tier', 'tier_order') }}
 ),
 
 aggregated as (

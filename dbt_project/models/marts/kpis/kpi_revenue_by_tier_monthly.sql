@@ -12,7 +12,10 @@ orders as (
 ),
 
 tiers as (
-    select customer_id, value_tier from {{ ref('customer_value_tier') }}
+    select
+        customer_id,
+        value_tier
+    from {{ ref('customer_value_tier') }}
 ),
 
 final as (

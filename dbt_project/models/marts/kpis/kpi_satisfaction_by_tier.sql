@@ -15,15 +15,30 @@ tiers as (
 ),
 
 customer_tiers as (
-    select customer_id, value_tier from {{ ref('customer_value_tier') }}
+    select
+        customer_id,
+        value_tier
+    from {{ ref('customer_value_tier') }}
 ),
 
 csat_answers as (
-    select customer_id, csat_product as csat from responses where csat_product is not null
+    select
+        customer_id,
+        csat_product as csat
+    from responses
+    where csat_product is not null
     union all
-    select customer_id, csat_service from responses where csat_service is not null
+    select
+        customer_id,
+        csat_service
+    from responses
+    where csat_service is not null
     union all
-    select customer_id, csat_price from responses where csat_price is not null
+    select
+        customer_id,
+        csat_price
+    from responses
+    where csat_price is not null
 ),
 
 nps as (

@@ -1,4 +1,4 @@
--- Customers per lifecycle stage, in funnel order. Grain: one row per stage (all seven, even when empty).
+-- Customers per lifecycle stage, in funnel order. Grain: one row per stage (every stage, even when empty).
 with
 
 stages as (
@@ -6,13 +6,13 @@ stages as (
 ),
 
 all_stages as (
-    select * from (values
-        ('prospect', 1), ('new', 2), ('growing', 3), ('mature', 4), ('reactivated', 5), ('declining', 6), ('churned', 7)
-    ) as s(lifecycle_stage, stage_order)
+    {{ enum_rows('lifecycle_stages', 'lifecycle_stage', 'stage_order') }}
 ),
 
 aggregated as (
-    select lifecycle_stage, count(*) as customers
+    select
+        lifecycle_stage,
+        count(*) as customers
     from stages
     group by lifecycle_stage
 ),

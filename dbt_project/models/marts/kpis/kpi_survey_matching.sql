@@ -1,5 +1,5 @@
--- How survey responses reached customers: by contact id, by e-mail, or not at all (kept and counted, SPEC 2.3).
--- Grain: one row per match method (all three, even when zero).
+-- How survey responses reached customers: by contact id, by e-mail, or not at all (kept and counted, never dropped).
+-- Grain: one row per match method (every method, even when zero).
 with
 
 responses as (
@@ -8,7 +8,7 @@ responses as (
 ),
 
 methods as (
-    select * from (values ('contact_id'), ('email'), ('unmatched')) as m(match_method)
+    {{ enum_rows('survey_match_methods', 'match_method') }}
 ),
 
 final as (
