@@ -1,5 +1,5 @@
 -- One row per customer: expected average order value (Gamma-Gamma) and discounted customer lifetime value over
--- clv_horizon_months (SPEC 4.5b), from this run's fits (sources analytics.bgnbd_fit, gamma_gamma_fit).
+-- clv_horizon_months, from this run's fits (sources analytics.bgnbd_fit, gamma_gamma_fit).
 --   CLV = margin x expected order value x discounted expected purchases
 -- where the discounted expected purchases (BG/NBD, per purchase history, computed by the fit step) already weigh
 -- in the chance that the customer has left, and margin is the customer's own profit share of the revenue of
