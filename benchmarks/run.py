@@ -38,6 +38,7 @@ from importlib import metadata
 from pathlib import Path
 
 from benchmarks.report import RESULTS_DIR, write_markdown
+from c360.settings import Settings
 from ingestion.contracts import SOURCES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -226,12 +227,13 @@ def run_t0(
     work: Path,
     landing: Path,
     manifest: Path,
+    as_of: date,
     t1_db: Path | None,
     memory_limit: str | None,
     env: dict,
     logs: Path,
 ) -> dict:
-    log("T0 raw: ingestion + compiled SQL + tests in one DuckDB connection")
+    log("T0 raw: ingestion + compiled SQL + BG/NBD fit + tests in one DuckDB connection")
     shutil.rmtree(work / "t0", ignore_errors=True)
     out = work / "t0.json"
     cmd = [
@@ -246,6 +248,8 @@ def run_t0(
         str(manifest),
         "--out",
         str(out),
+        "--as-of",
+        as_of.isoformat(),
     ]
     if t1_db is not None:
         cmd += ["--snapshot-after-ingest", str(t1_db)]
@@ -258,43 +262,96 @@ def run_t0(
     m.update(detail)
     m["wall_s"] -= detail.get("snapshot_s", 0.0)  # copying the database for T1 is not T0's work
     log(
-        f"  T0 {m['total_s']:.1f} s (ingestion {m['ingest_s']:.1f}, models {m['models_s']:.1f}, tests "
+        f"  T0 {m['total_s']:.1f} s (ingestion {m['ingest_s']:.1f}, models {m['models_s']:.1f}, "
+        f"fit {m['fit_s']:.1f}, tests "
         f"{m['tests_s']:.1f}; {m['tests_failed']} failing error tests), peak RSS {m['peak_rss_kb'] / 1048576:.2f} GB"
     )
     return m
 
 
-def run_t1(as_of: date, target: Path, t1_db: Path, env: dict, logs: Path) -> dict:
-    log("T1: dbt build (subprocess) on the database after ingestion")
+def run_t1(as_of: date, target: Path, t1_db: Path, manifest: Path, env: dict, logs: Path) -> dict:
+    """The pipeline's two dbt steps and the fit between them (``benchmarks.t1``), without Dagster."""
+    from orchestration.defs.dbt import dbt_steps
+
+    log("T1: dbt build of the fit's upstream, BG/NBD fit, dbt build of the rest (one subprocess)")
+    out = t1_db.parent / "t1.json"
+    # a copy of the compile's target: dbt parses partially, as in the pipeline, and T0's manifest stays intact
+    t1_target = t1_db.parent / "target"
+    shutil.copytree(target, t1_target, dirs_exist_ok=True)
+    rest = dbt_steps(json.loads(manifest.read_text()))["c360_dbt_models"]
     m = measure(
-        dbt_command(["build", "--exclude-resource-type", "unit_test"], as_of, target, logs),
-        env={**env, "C360_BUILD_DB": str(t1_db)},
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.t1",
+            "--db",
+            str(t1_db),
+            "--as-of",
+            as_of.isoformat(),
+            "--target",
+            str(t1_target),
+            "--rest",
+            rest,
+            "--out",
+            str(out),
+        ],
+        env=env,
         log_file=logs / "t1.log",
     )
     try:
-        results = json.loads((target / "run_results.json").read_text())
-        models, tests = [], []
-        for r in results["results"]:
-            kind = r["unique_id"].split(".")[0]
-            row = {
-                # model.c360.<name>; test.c360.<name>.<hash>
-                "name": r["unique_id"].split(".")[2],
-                "seconds": round(r["execution_time"], 3),
-                "status": r["status"],
-            }
-            (models if kind == "model" else tests).append(row)
-        m["models"] = sorted(models, key=lambda x: -x["seconds"])
-        m["models_s"] = sum(x["seconds"] for x in models)
-        m["tests_s"] = sum(x["seconds"] for x in tests)
-        m["tests_count"] = len(tests)
-        m["dbt_elapsed_s"] = results.get("elapsed_time")
-        m["slowest_tests"] = sorted(tests, key=lambda x: -x["seconds"])[:5]
+        detail = json.loads(out.read_text())
+        m.update({k: v for k, v in detail.items() if k != "tests"})
+        m["slowest_tests"] = sorted(detail["tests"], key=lambda x: -x["seconds"])[:5]
     except (OSError, KeyError, ValueError) as exc:
-        m["run_results_error"] = str(exc)
+        m["results_error"] = str(exc)
     status = "" if m["exit_code"] == 0 else f" EXIT {m['exit_code']}:\n{tail(logs / 't1.log')}"
     log(
-        f"  T1 {m['wall_s']:.1f} s (models {m.get('models_s', 0):.1f} s, {m.get('tests_count', 0)} tests "
+        f"  T1 {m['wall_s']:.1f} s (upstream {m.get('upstream_s', 0):.1f} s, fit {m.get('fit_s', 0):.1f} s, "
+        f"rest {m.get('rest_s', 0):.1f} s; models {m.get('models_s', 0):.1f} s, {m.get('tests_count', 0)} tests "
         f"{m.get('tests_s', 0):.1f} s), peak RSS {m['peak_rss_kb'] / 1048576:.2f} GB{status}"
+    )
+    return m
+
+
+def run_floor(
+    work: Path, landing: Path, as_of: date, memory_limit: str | None, env: dict, logs: Path, repeat: int = 3
+) -> dict:
+    """The plain DuckDB floor (``benchmarks.floor``) on the same landing files; the median of ``repeat`` runs
+    (a few seconds each: the denominator of every ratio, so one noisy run on a shared machine would skew them)."""
+    runs = [_floor_once(work, landing, as_of, memory_limit, env, logs) for _ in range(max(1, repeat))]
+    m = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
+    m["repeats_wall_s"] = [round(r["wall_s"], 2) for r in runs]
+    return m
+
+
+def _floor_once(
+    work: Path, landing: Path, as_of: date, memory_limit: str | None, env: dict, logs: Path
+) -> dict:
+    log("floor: plain DuckDB read of the landing files + customer windows and RFM ranks")
+    out = work / "floor.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.floor",
+        "--landing",
+        str(landing),
+        "--as-of",
+        as_of.isoformat(),
+        "--db",
+        str(work / "floor" / "floor.duckdb"),
+        "--out",
+        str(out),
+    ]
+    if memory_limit:
+        cmd += ["--memory-limit", memory_limit]
+    m = measure(cmd, env=env, log_file=logs / "floor.log")
+    shutil.rmtree(work / "floor", ignore_errors=True)
+    if m["exit_code"] != 0:
+        raise SystemExit(f"floor failed:\n{tail(logs / 'floor.log')}")
+    m.update(json.loads(out.read_text()))
+    log(
+        f"  floor {m['wall_s']:.1f} s wall (query {m['query_s']:.1f} s, {m['customers']:,} customers), "
+        f"peak RSS {m['peak_rss_kb'] / 1048576:.2f} GB"
     )
     return m
 
@@ -382,6 +439,10 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
     }
     entry["generation"] = slim(generate(n, args.seed, args.as_of, gen_home, env, logs, reuse=True))
     landing = gen_home / "landing"
+    if not args.skip_floor:
+        entry["floor"] = run_floor(
+            work, landing, args.as_of, args.memory_limit, env, logs, repeat=args.floor_repeat
+        )
     t1_db = work / "t1" / "build.duckdb"
     target = work / "target"
 
@@ -389,12 +450,12 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
         manifest = dbt_compile(args.as_of, target, t1_db, env, logs)
     if not args.skip_t0 or not args.skip_t1:
         snapshot = None if args.skip_t1 else t1_db
-        entry["t0"] = run_t0(work, landing, manifest, snapshot, args.memory_limit, env, logs)
+        entry["t0"] = run_t0(work, landing, manifest, args.as_of, snapshot, args.memory_limit, env, logs)
         if args.skip_t0:
             entry["t0"] = None
         shutil.rmtree(work / "t0", ignore_errors=True)  # free the disk before the next step
     if not args.skip_t1:
-        entry["t1"] = run_t1(args.as_of, target, t1_db, env, logs)
+        entry["t1"] = run_t1(args.as_of, target, t1_db, manifest, env, logs)
         shutil.rmtree(work / "t1", ignore_errors=True)
 
     home = work / "home"
@@ -404,6 +465,9 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
         # each repetition from scratch (a fresh home on the same landing files); the median run is reported
         shutil.rmtree(home, ignore_errors=True)
         link_landing(landing, home / "landing")
+        # demo data: the home is a demo home like the generator's (its e-mail hash key is allowed)
+        demo_marker = Settings.from_env({"C360_HOME": str(home)}).demo_marker
+        shutil.copyfile(Settings.from_env({"C360_HOME": str(gen_home)}).demo_marker, demo_marker)
         runs.append(run_pipeline("t2" if repeat == 1 else f"t2_{i + 1}", home, args.as_of, env, logs))
     entry["t2"] = sorted(runs, key=lambda m: m["wall_s"])[len(runs) // 2]
     entry["t2"]["repeats_wall_s"] = [round(m["wall_s"], 2) for m in runs]
@@ -425,17 +489,21 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
     t0s = (entry.get("t0") or {}).get("total_s")
     t2s = entry["t2"]["wall_s"]
     incs = (entry.get("incremental") or {}).get("wall_s")
+    floors = (entry.get("floor") or {}).get("wall_s")
     entry["ratios"] = {
+        "t2_over_floor": t2s / floors if floors else None,
+        "t0_over_floor": t0s / floors if floors and t0s else None,
         "t2_minus_t0_over_t0": (t2s - t0s) / t0s if t0s else None,
         "t2_run_minus_t0_over_t0": ((entry["t2"].get("run_s") or t2s) - t0s) / t0s if t0s else None,
         "t1_over_t0_models_tests": (
-            entry["t1"]["wall_s"] / (entry["t0"]["models_s"] + entry["t0"]["tests_s"])
+            entry["t1"]["wall_s"]
+            / (entry["t0"]["models_s"] + entry["t0"].get("fit_s", 0.0) + entry["t0"]["tests_s"])
             if entry.get("t1") and entry.get("t0")
             else None
         ),
         "incremental_over_t2": incs / t2s if incs else None,
     }
-    for key in ("generation", "t0", "t1", "t2", "incremental"):
+    for key in ("generation", "floor", "t0", "t1", "t2", "incremental"):
         entry[key] = slim(entry.get(key))
     merge_result(args.results, entry)
     md = write_markdown(args.results)
@@ -445,7 +513,8 @@ def bench_size(n: int, args: argparse.Namespace) -> dict:
         return "–" if value is None else format(value, spec)
 
     log(
-        f"=== {n:,} orders done: T0 {fmt(t0s, '.1f')} s, T2 {t2s:.1f} s, incremental {fmt(incs, '.1f')} s; "
+        f"=== {n:,} orders done: floor {fmt(floors, '.1f')} s, T0 {fmt(t0s, '.1f')} s, T2 {t2s:.1f} s, "
+        f"incremental {fmt(incs, '.1f')} s; T2/floor = {fmt(r['t2_over_floor'], '.1f')}, "
         f"(T2-T0)/T0 = {fmt(r['t2_minus_t0_over_t0'], '.2f')}, incremental/T2 = {fmt(r['incremental_over_t2'], '.2f')}; "
         f"results in {args.results} and {md}"
     )
@@ -487,6 +556,10 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-t0", action="store_true", help="no T0 measurement (its ingestion still feeds T1)"
     )
     parser.add_argument("--skip-t1", action="store_true")
+    parser.add_argument("--skip-floor", action="store_true", help="no plain DuckDB floor")
+    parser.add_argument(
+        "--floor-repeat", type=int, default=3, help="run the floor this many times and report the median"
+    )
     parser.add_argument("--skip-incremental", action="store_true")
     parser.add_argument(
         "--t2-repeat",

@@ -3,12 +3,14 @@
 Run as a subprocess by ``benchmarks.run`` (so that its peak RSS is measured on its own)::
 
     python -m benchmarks.t0 --db DIR/build.duckdb --landing DIR/landing --manifest TARGET/manifest.json \
+        --as-of 2026-06-30 \
         --out t0.json [--memory-limit 4GB] [--snapshot-after-ingest DIR/build.duckdb]
 
 1. the same ingestion (``ingestion.loader.ingest_source`` for every source, into the same connection);
-2. every dbt model in the DAG order of the manifest as ``create or replace table <relation> as <compiled_code>``
-   (incremental models as plain tables; the one Python model by executing its compiled code, the same
-   ``model(dbt, session)`` function dbt-duckdb calls, and registering the returned DataFrame);
+2. every dbt model as ``create or replace table <relation> as <compiled_code>`` (incremental models as plain
+   tables), in the pipeline's shape: the models the BG/NBD fit reads (``+int_purchase_histories_grouped``) in DAG
+   order, then the fit itself (``orchestration.bgnbd.run_bgnbd_fit`` on the same connection: it writes the
+   ``analytics`` tables the rest reads as a source), then every other model in DAG order;
 3. every dbt test's compiled SQL as ``select count(*) from (<test sql>)``.
 
 The database file must be called ``build.duckdb``: the compiled SQL names its relations ``"build"."schema"."x"``.
@@ -35,25 +37,21 @@ def _connect(db: Path, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _model_order(manifest: dict) -> list[dict]:
+def _model_order(manifest: dict, first: str) -> tuple[list[dict], list[dict]]:
+    """(the model ``first`` and its upstream models, every other model), each in DAG order."""
     models = {k: n for k, n in manifest["nodes"].items() if n["resource_type"] == "model"}
     graph = {k: [d for d in n["depends_on"]["nodes"] if d in models] for k, n in models.items()}
-    return [models[k] for k in TopologicalSorter(graph).static_order()]
-
-
-def _run_python_model(con: duckdb.DuckDBPyConnection, node: dict) -> None:
-    """Execute the compiled Python model like dbt-duckdb does: model(dbt, session) -> DataFrame -> table."""
-    namespace: dict = {"__name__": f"c360_t0_{node['name']}"}
-    exec(compile(node["compiled_code"], node["original_file_path"], "exec"), namespace)
-    dbt = namespace["dbtObj"](lambda relation: con.sql(f"select * from {relation}"))
-    df = namespace["model"](dbt, con)
-    con.register("c360_t0_python_model_df", df)
-    try:
-        con.execute(
-            f"create or replace table {node['relation_name']} as select * from c360_t0_python_model_df"
-        )
-    finally:
-        con.unregister("c360_t0_python_model_df")
+    upstream: set[str] = set()
+    stack = [k for k, n in models.items() if n["name"] == first]
+    if not stack:
+        raise SystemExit(f"t0: the manifest has no model {first}")
+    while stack:
+        key = stack.pop()
+        if key not in upstream:
+            upstream.add(key)
+            stack.extend(graph[key])
+    order = list(TopologicalSorter(graph).static_order())
+    return [models[k] for k in order if k in upstream], [models[k] for k in order if k not in upstream]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--landing", type=Path, required=True)
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--as-of", required=True, help="the run's as-of date, stored with the BG/NBD fit")
     parser.add_argument("--memory-limit", default=None)
     parser.add_argument(
         "--snapshot-after-ingest",
@@ -76,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error('the database file must be called build.duckdb (the compiled SQL says "build")')
 
     started = time.perf_counter()
-    from ingestion.loader import SOURCES, ingest_source  # imports are part of T0 like they are of T2
+    # imports are part of T0 like they are of T2
+    from c360.dbt_vars import defaults
+    from ingestion.loader import SOURCES, ingest_source
+    from orchestration.bgnbd import run_bgnbd_fit
+    from warehouse import DuckDBWarehouse
+    from warehouse.engines import FIT_UPSTREAM
 
     manifest = json.loads(args.manifest.read_text())
     imports_s = time.perf_counter() - started
@@ -111,15 +115,23 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     for schema in sorted({n["schema"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}):
         con.execute(f'create schema if not exists "{schema}"')
-    for node in _model_order(manifest):
-        tm = time.perf_counter()
-        if node["language"] == "python":
-            _run_python_model(con, node)
-        else:
+    upstream, rest = _model_order(manifest, FIT_UPSTREAM.removeprefix("+"))
+
+    def build(nodes: list[dict]) -> None:
+        for node in nodes:
+            tm = time.perf_counter()
             con.execute(f"create or replace table {node['relation_name']} as {node['compiled_code']}")
-        result["models"].append({"name": node["name"], "seconds": round(time.perf_counter() - tm, 3)})
+            result["models"].append({"name": node["name"], "seconds": round(time.perf_counter() - tm, 3)})
+
+    build(upstream)
+    tf = time.perf_counter()
+    run_bgnbd_fit(
+        DuckDBWarehouse(con), as_of_date=args.as_of, horizon_days=int(defaults()["bgnbd_horizon_days"])
+    )
+    result["fit_s"] = time.perf_counter() - tf
+    build(rest)
     con.execute("checkpoint")
-    result["models_s"] = time.perf_counter() - t
+    result["models_s"] = time.perf_counter() - t - result["fit_s"]
 
     # 3. dbt tests as SQL
     t = time.perf_counter()

@@ -14,6 +14,8 @@ Typical use (one call per table, from the Dagster asset checks)::
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from typing import TYPE_CHECKING
 
 # Importing Great Expectations takes seconds, so the names below load on first use (PEP 562): Dagster can build
@@ -27,6 +29,29 @@ _LAZY = {
     "build_table_suite": "expectations.suites",
     "suite_tables": "expectations.suites",
 }
+
+
+def _import_gx_in_a_bare_process() -> None:
+    """Import GX at once, marked interactive, in a process whose ``__main__`` has neither ``__spec__`` nor
+    ``__file__`` (Dagster's run workers, which multiprocessing spawns). GX imports ``pyspark.sql.connect`` whenever
+    pyspark is installed, and that module calls ``sys.exit(0)`` on import in such a process when the Spark Connect
+    extras are missing (it takes the process for a doctest run): the run worker would end silently in the middle of
+    the quality gate. The interactive mark (``sys.ps1``) skips that branch; the import then fails as an ordinary
+    ImportError, which GX handles."""
+    main = sys.modules.get("__main__")
+    bare = main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__")
+    if not bare or hasattr(sys, "ps1") or "great_expectations" in sys.modules:
+        return
+    if importlib.util.find_spec("pyspark") is None:
+        return
+    sys.ps1 = ""
+    try:
+        importlib.import_module("great_expectations")
+    finally:
+        del sys.ps1
+
+
+_import_gx_in_a_bare_process()
 
 if TYPE_CHECKING:
     from expectations.runner import ExpectationOutcome, SuiteResult, run_table_suite

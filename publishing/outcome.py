@@ -117,11 +117,10 @@ def _failures(instance: dg.DagsterInstance, run_id: str) -> tuple[list[str], lis
             event = record.event_log_entry.dagster_event
             if event is None:
                 continue
-            if (
-                event_type == dg.DagsterEventType.RUN_FAILURE
-                and getattr(event.event_specific_data, "error", None) is None
+            if event_type == dg.DagsterEventType.RUN_FAILURE and (
+                causes or getattr(event.event_specific_data, "error", None) is None
             ):
-                continue  # "steps failed": the step failures above say why
+                continue  # the step failures above say why (the run's failure repeats the first of them)
             cause, only_checks, skipped = _root_cause(event)
             not_run += skipped
             if not only_checks and cause not in causes:

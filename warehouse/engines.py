@@ -162,8 +162,10 @@ def build_with_fit(
     """``dbt build`` of the fit step's upstream, the fit step, then ``dbt build`` of the rest of the project.
     Returns (first dbt result, the fit step's return value, second dbt result); stops after a failed build."""
     common = ["--vars", dbt_vars, *extra_args]
+    # cautious: a test that also reads a model of the rest (every order's customer in the CRM) waits for the
+    # second build, which selects it through that model
     first = run_dbt(
-        ["build", "--select", FIT_UPSTREAM, *common],
+        ["build", "--select", FIT_UPSTREAM, "--indirect-selection", "cautious", *common],
         env=engine.env,
         project_dir=project_dir,
         target_path=target_path,

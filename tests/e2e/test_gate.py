@@ -156,7 +156,10 @@ def test_a_model_error_is_the_root_cause_everywhere(small_data: Path, tmp_path: 
     assert result.returncode == 2, out[-3000:]
     assert "HELD BACK" not in out
     summary = out[out.index("=" * 78) :]
-    assert "cause: c360_dbt_models: dbt model stg_shop__orders failed" in summary
+    causes = [line for line in summary.splitlines() if line.lstrip().startswith("cause:")]
+    assert (
+        causes == [causes[0]] and "cause: c360_dbt_upstream: dbt model stg_shop__orders failed" in causes[0]
+    )
     assert "not run because of it" in summary and "0 failed (blocking)" in summary
     entry = _log(home)[-1]
     assert entry["status"] == "failed" and "stg_shop__orders failed" in entry["message"]
