@@ -82,7 +82,7 @@ aggregated as (
         action,
         {%- for group, condition in groups.items() %}
         count(case when {{ condition }} then 1 end) as {{ group }}_customers,
-        coalesce(sum(case when {{ condition }} then orders end), 0) as {{ group }}_orders,
+        cast(coalesce(sum(case when {{ condition }} then orders end), 0) as {{ dbt.type_bigint() }}) as {{ group }}_orders,
         coalesce(sum(case when {{ condition }} then revenue end), 0) as {{ group }}_revenue,
         count(case when {{ condition }} and orders > 0 then 1 end) as {{ group }}_buyers,
         {{ c360.round_double(
