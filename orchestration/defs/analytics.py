@@ -55,11 +55,16 @@ _SPECS = {
 
 
 def build_fit_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    # can_subset: the fits always run together (one step writes every analytics table), but Dagster may select
+    # only some of the keys; a backfill of every asset over several days fails to launch on a non-subsettable
+    # multi-asset ("Targeted subset must match between every key"), as the three keys are reached from different
+    # dbt models. The step yields the results of the selected keys only.
     @dg.multi_asset(
         name=FIT_STEP,
         specs=list(_SPECS.values()),
         partitions_def=partitions_def,
         backfill_policy=ONE_DAY_PER_RUN,
+        can_subset=True,
     )
     def model_fits(context: dg.AssetExecutionContext, build_db: BuildDatabase, config: DbtRunConfig):
         try:
@@ -80,18 +85,16 @@ def build_fit_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinit
             f"p={spend['p']}, q={spend['q']}, gamma={spend['gamma']}, "
             f"spend-frequency correlation {spend['spend_frequency_correlation']}"
         )
-        yield dg.MaterializeResult(asset_key="bgnbd_fit", metadata=_metadata(bgnbd, ("r", "alpha", "a", "b")))
-        yield dg.MaterializeResult(
-            asset_key="gamma_gamma_fit",
-            metadata=_metadata(spend, ("p", "q", "gamma", "population_mean_order_value")),
-        )
-        yield dg.MaterializeResult(
-            asset_key="backtest_fit",
-            metadata={
+        metadata = {
+            "bgnbd_fit": _metadata(bgnbd, ("r", "alpha", "a", "b")),
+            "gamma_gamma_fit": _metadata(spend, ("p", "q", "gamma", "population_mean_order_value")),
+            "backtest_fit": {
                 **_metadata(backtest, ("r", "alpha", "a", "b", "p", "q", "gamma")),
                 "calibration_end_date": dg.MetadataValue.text(backtest["calibration_end_date"].isoformat()),
             },
-        )
+        }
+        for key in context.selected_asset_keys:
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata[key.to_user_string()])
 
     return model_fits
 
