@@ -56,7 +56,7 @@ AS_OF = date(2026, 6, 30)
 def worker(engine: str, raw_db: Path, root: Path, out: Path) -> int:
     """One engine's load and build, in this process (Spark must run in the process that runs dbt)."""
     from c360.settings import DBT_PROJECT_DIR
-    from orchestration.bgnbd import run_bgnbd_fit
+    from orchestration.fits import FitSettings, run_fit_steps
     from warehouse.engines import built_from_raw
 
     with built_from_raw(
@@ -65,7 +65,7 @@ def worker(engine: str, raw_db: Path, root: Path, out: Path) -> int:
         raw_db,
         project_dir=DBT_PROJECT_DIR,
         dbt_vars=json.dumps({"as_of_date": AS_OF.isoformat()}),
-        fit=lambda wh: run_bgnbd_fit(wh, as_of_date=AS_OF.isoformat(), horizon_days=90),
+        fit=lambda wh: run_fit_steps(wh, as_of_date=AS_OF.isoformat(), settings=FitSettings.from_vars()),
         pg_dsn=os.environ.get("C360_TEST_PG_DSN"),
         extra_args=["--exclude-resource-type", "unit_test"],
     ) as (_, outcome):

@@ -102,12 +102,12 @@ def render(data: dict) -> str:
         "landing files (every format) and writes one row per customer: 30/90/365-day and all-time completed orders "
         "and revenue relative to the as-of date, RFM quintiles (`ntile`), contacts and survey answers. Process wall time.",
         "- **T0 raw**: c360's own work without dbt or Dagster: the same ingestion, the compiled SQL of every dbt model "
-        "(the fit's upstream, the BG/NBD fit step in-process, then the rest) and every dbt test as `select count(*)`, "
-        "in one DuckDB connection. No GX suites, no publication.",
-        "- **T1**: the pipeline's two `dbt build` steps and the BG/NBD fit between them (`benchmarks/t1.py`), "
+        "(the fit step's upstream, the fit step in-process: BG/NBD, Gamma-Gamma, the backtest fits; then the rest) "
+        "and every dbt test as `select count(*)`, in one DuckDB connection. No GX suites, no publication.",
+        "- **T1**: the pipeline's two `dbt build` steps and the fit step between them (`benchmarks/t1.py`), "
         "as a subprocess on the database after ingestion.",
         "- **T2**: `c360 run --as-of DATE --quiet` as a subprocess (process wall time, includes start-up and imports); "
-        "phases from the Dagster step stats of the run (dbt = both dbt steps, fit = `bgnbd_fit`); *start-up* = "
+        "phases from the Dagster step stats of the run (dbt = both dbt steps, fit = the fit step `model_fits`); *start-up* = "
         "process wall − run duration; *other* = run duration − the sum of the steps. Where T2 ran several times "
         "from scratch (by default up to 1M orders), the median run is shown and every wall time is listed under Runs.",
         "- **daily**: the next day (`--as-of DATE+1`) after adding a JSON Lines file with 1 % new orders and "

@@ -273,7 +273,7 @@ def run_t1(as_of: date, target: Path, t1_db: Path, manifest: Path, env: dict, lo
     """The pipeline's two dbt steps and the fit between them (``benchmarks.t1``), without Dagster."""
     from orchestration.defs.dbt import dbt_steps
 
-    log("T1: dbt build of the fit's upstream, BG/NBD fit, dbt build of the rest (one subprocess)")
+    log("T1: dbt build of the fit step's upstream, the fit step, dbt build of the rest (one subprocess)")
     out = t1_db.parent / "t1.json"
     # a copy of the compile's target: dbt parses partially, as in the pipeline, and T0's manifest stays intact
     t1_target = t1_db.parent / "target"

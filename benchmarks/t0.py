@@ -8,9 +8,10 @@ Run as a subprocess by ``benchmarks.run`` (so that its peak RSS is measured on i
 
 1. the same ingestion (``ingestion.loader.ingest_source`` for every source, into the same connection);
 2. every dbt model as ``create or replace table <relation> as <compiled_code>`` (incremental models as plain
-   tables), in the pipeline's shape: the models the BG/NBD fit reads (``+int_purchase_histories_grouped``) in DAG
-   order, then the fit itself (``orchestration.bgnbd.run_bgnbd_fit`` on the same connection: it writes the
-   ``analytics`` tables the rest reads as a source), then every other model in DAG order;
+   tables), in the pipeline's shape: the models the fit step reads (``+tag:fit_input``) in DAG order, then the
+   fit step itself (``orchestration.fits.run_fit_steps`` on the same connection: BG/NBD, Gamma-Gamma and the
+   backtest fits, written to the ``analytics`` tables the rest reads as a source), then every other model in DAG
+   order;
 3. every dbt test's compiled SQL as ``select count(*) from (<test sql>)``.
 
 The database file must be called ``build.duckdb``: the compiled SQL names its relations ``"build"."schema"."x"``.
@@ -37,19 +38,15 @@ def _connect(db: Path, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _model_order(manifest: dict, first: str) -> tuple[list[dict], list[dict]]:
-    """(the model ``first`` and its upstream models, every other model), each in DAG order."""
+def _model_order(manifest: dict) -> tuple[list[dict], list[dict]]:
+    """(the models the fit step reads and their upstream models, every other model), each in DAG order."""
+    from warehouse.engines import fit_upstream
+
     models = {k: n for k, n in manifest["nodes"].items() if n["resource_type"] == "model"}
     graph = {k: [d for d in n["depends_on"]["nodes"] if d in models] for k, n in models.items()}
-    upstream: set[str] = set()
-    stack = [k for k, n in models.items() if n["name"] == first]
-    if not stack:
-        raise SystemExit(f"t0: the manifest has no model {first}")
-    while stack:
-        key = stack.pop()
-        if key not in upstream:
-            upstream.add(key)
-            stack.extend(graph[key])
+    upstream = fit_upstream(manifest["nodes"])
+    if not upstream:
+        raise SystemExit("t0: the manifest has no model tagged fit_input")
     order = list(TopologicalSorter(graph).static_order())
     return [models[k] for k in order if k in upstream], [models[k] for k in order if k not in upstream]
 
@@ -62,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--landing", type=Path, required=True)
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--as-of", required=True, help="the run's as-of date, stored with the BG/NBD fit")
+    parser.add_argument("--as-of", required=True, help="the run's as-of date, stored with the fits")
     parser.add_argument("--memory-limit", default=None)
     parser.add_argument(
         "--snapshot-after-ingest",
@@ -76,11 +73,9 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     # imports are part of T0 like they are of T2
-    from c360.dbt_vars import defaults
     from ingestion.loader import SOURCES, ingest_source
-    from orchestration.bgnbd import run_bgnbd_fit
+    from orchestration.fits import FitSettings, run_fit_steps
     from warehouse import DuckDBWarehouse
-    from warehouse.engines import FIT_UPSTREAM
 
     manifest = json.loads(args.manifest.read_text())
     imports_s = time.perf_counter() - started
@@ -115,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     for schema in sorted({n["schema"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}):
         con.execute(f'create schema if not exists "{schema}"')
-    upstream, rest = _model_order(manifest, FIT_UPSTREAM.removeprefix("+"))
+    upstream, rest = _model_order(manifest)
 
     def build(nodes: list[dict]) -> None:
         for node in nodes:
@@ -125,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     build(upstream)
     tf = time.perf_counter()
-    run_bgnbd_fit(
-        DuckDBWarehouse(con), as_of_date=args.as_of, horizon_days=int(defaults()["bgnbd_horizon_days"])
-    )
+    run_fit_steps(DuckDBWarehouse(con), as_of_date=args.as_of, settings=FitSettings.from_vars())
     result["fit_s"] = time.perf_counter() - tf
     build(rest)
     con.execute("checkpoint")

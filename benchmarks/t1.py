@@ -1,12 +1,12 @@
-"""T1, dbt alone: the pipeline's two dbt steps and the BG/NBD fit between them, without Dagster.
+"""T1, dbt alone: the pipeline's two dbt steps and the fit step between them, without Dagster.
 
 Run as a subprocess by ``benchmarks.run`` (so that its wall time and peak RSS are its own)::
 
     python -m benchmarks.t1 --db DIR/build.duckdb --as-of 2026-06-30 --target TARGET --out t1.json \
         --rest "model_a model_b ..."
 
-The same shape as ``c360 run``: ``dbt build`` of the fit's upstream (``+int_purchase_histories_grouped``), then
-``orchestration.bgnbd.run_bgnbd_fit`` on the same database, then ``dbt build`` of every other model (``--rest``,
+The same shape as ``c360 run``: ``dbt build`` of the fit step's upstream (``+tag:fit_input``), then
+``orchestration.fits.run_fit_steps`` on the same database, then ``dbt build`` of every other model (``--rest``,
 the models named one by one, as the pipeline's second dbt step selects them). Every dbt test runs once, after all
 of the models it reads, and unit tests are excluded, as in the pipeline. dbt runs in this process through
 ``dbtRunner``, as the pipeline's dbt steps do.
@@ -52,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     from dbt.cli.main import dbtRunner
 
-    from c360.dbt_vars import defaults
-    from orchestration.bgnbd import run_bgnbd_fit
+    from orchestration.fits import FitSettings, run_fit_steps
     from warehouse.engines import FIT_UPSTREAM, open_engine
 
     common = [
@@ -73,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "warn",
     ]
     out: dict = {"imports_s": time.perf_counter() - started}
-    horizon = args.horizon_days or int(defaults()["bgnbd_horizon_days"])
+    settings = FitSettings.from_vars({"bgnbd_horizon_days": args.horizon_days} if args.horizon_days else {})
     second = None
     # the engine's connection has dbt-duckdb's configuration, so the fit and dbt share one database instance
     with open_engine("duckdb", args.db.parent) as engine:
@@ -87,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         out["upstream_s"] = time.perf_counter() - t
         if first.success:
             t = time.perf_counter()
-            run_bgnbd_fit(engine.wh, as_of_date=args.as_of, horizon_days=horizon)
+            run_fit_steps(engine.wh, as_of_date=args.as_of, settings=settings)
             out["fit_s"] = time.perf_counter() - t
             t = time.perf_counter()
             second = dbtRunner().invoke(["build", "--select", *args.rest.split(), *common])

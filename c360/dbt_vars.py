@@ -9,6 +9,7 @@ and their documentation. A rule is written `<type>` or `<type> <min>..<max>` (ei
   rates                  a map currency code -> number > 0 (exchange rates to the reporting currency)
   calling_codes          a map two-letter country code -> digits (telephone calling codes)
   optional_number        a number (bounded as above) or null (off)
+  boolean                true or false (a switch)
   enums                  a map name -> list of distinct lower-case names (the categories the models produce)
 
 `check_vars` refuses unknown names, wrong types and out-of-range values, and a few rules that tie vars together
@@ -74,6 +75,7 @@ def describe(name: str) -> str:
         "rates": "a map of currency codes to exchange rates > 0",
         "calling_codes": "a map of two-letter country codes to calling codes (digits)",
         "optional_number": "a number or null",
+        "boolean": "true or false",
         "enums": "a map of names to lists of distinct lower-case names",
     }[kind]
     return words + bounds
@@ -112,6 +114,9 @@ def _check_one(name: str, value: Any, rule: str) -> None:
         if number is None or (kind == "integer" and not number.is_integer()):
             raise bad
         if (low is not None and number < low) or (high is not None and number > high):
+            raise bad
+    elif kind == "boolean":
+        if not isinstance(value, bool):
             raise bad
     elif kind == "currency":
         if not (isinstance(value, str) and re.fullmatch(r"[A-Z]{3}", value)):

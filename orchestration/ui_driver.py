@@ -86,6 +86,8 @@ class DagsterUI:
             json={"query": text, "variables": variables or {}},
             timeout=120,
         )
+        if response.status_code >= 500:  # the webserver's error text says which resolver failed
+            raise RuntimeError(f"GraphQL HTTP {response.status_code}: {response.text[:2000]}")
         response.raise_for_status()
         payload = response.json()
         assert "errors" not in payload, payload

@@ -164,7 +164,7 @@ def _export_tables(
         target = parquet / f"{table.name}.parquet"
         if not full and not table.history:
             assert previous is not None
-            state_store._link_or_copy(previous / versions.PARQUET / f"{table.name}.parquet", target)
+            state_store.link_or_copy(previous / versions.PARQUET / f"{table.name}.parquet", target)
         else:
             wh.export_parquet(f"select * from main.{table.name}", target)
             os.chmod(target, settings.published_file_mode)

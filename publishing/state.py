@@ -58,7 +58,8 @@ def register(wh: Warehouse, version: Path | None, tables: Iterable[str]) -> dict
     return {table: wh.attach_parquet(SCHEMA, table, folder(version, table)) for table in tables}
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
+    """`target` becomes a hard link to `source`, or a copy where links are not possible (another file system)."""
     try:
         os.link(source, target)
     except OSError as exc:
@@ -84,7 +85,7 @@ def stage(
         target_folder.mkdir(parents=True, exist_ok=True)
         for path in files(previous, table):
             if path.stem != as_of.isoformat():
-                _link_or_copy(path, target_folder / path.name)
+                link_or_copy(path, target_folder / path.name)
         target = target_folder / f"{as_of.isoformat()}.parquet"
         with contextlib.suppress(FileNotFoundError):
             target.unlink()

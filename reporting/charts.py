@@ -49,11 +49,12 @@ from reporting.svg import (
 # The categories in display order, as declared once for dbt and Python (var c360_enums, c360/enums.py).
 TIERS: tuple[str, ...] = enum_values(VALUE_TIERS)
 STAGES: tuple[str, ...] = enum_values(LIFECYCLE_STAGES)
-# Always in the legend: the declared churn risk levels.
-CORE_RISK_LEVELS: tuple[str, ...] = enum_values(CHURN_RISK_LEVELS)
-# Risk levels in reading order: no score (prospects; a null level in older publications), the declared levels,
-# past the warning (churned), each once.
-RISK_LEVELS: tuple[str, ...] = tuple(dict.fromkeys(("n/a", *CORE_RISK_LEVELS, "churned")))
+# Risk levels in reading order, as declared: no score (prospects; a null level in older publications), the warning
+# levels, past the warning (churned).
+RISK_LEVELS: tuple[str, ...] = enum_values(CHURN_RISK_LEVELS)
+# Always in the legend: the warning levels. n/a and churned only when the data has them (older publications have
+# the three warning levels only).
+CORE_RISK_LEVELS: tuple[str, ...] = tuple(level for level in RISK_LEVELS if level not in ("n/a", "churned"))
 FREQUENCY_BUCKETS: tuple[str, ...] = ("0", "1", "2", "3", "4", "5", "6", "7+")
 TOTAL_BUCKET = "total"
 

@@ -34,12 +34,16 @@ def c360_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def fresh_python() -> Callable[[str], subprocess.CompletedProcess[str]]:
+def fresh_python(tmp_path: Path) -> Callable[[str], subprocess.CompletedProcess[str]]:
     """Runs Python code in a new interpreter, for what this test session may already have imported or loaded,
-    with Python's default warning filters (as the CLI runs); returns the completed process."""
+    with Python's default warning filters, as a script file (as the CLI runs: its ``__main__`` has a file, unlike
+    ``python -c``, which expectations/__init__.py treats as a bare worker process); returns the completed
+    process."""
 
     def run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-        return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
+        script = tmp_path / "fresh_python.py"
+        script.write_text(code)
+        return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env)
 
     return run

@@ -23,8 +23,28 @@ from warehouse.base import Warehouse, check_identifier
 
 ENGINES = ("duckdb", "postgres", "spark")
 
-#: The dbt selection the BG/NBD fit step needs built first, and its complement (the rest of the project).
-FIT_UPSTREAM = "+int_purchase_histories_grouped"
+#: The dbt selection the fit step needs built first (the models tagged fit_input in dbt_project.yml, and their
+#: ancestors), and its complement (the rest of the project).
+FIT_UPSTREAM = "+tag:fit_input"
+FIT_INPUT_TAG = FIT_UPSTREAM.removeprefix("+tag:")
+
+
+def fit_upstream(nodes: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The unique ids of the models FIT_UPSTREAM selects in a manifest's ``nodes``: the models tagged fit_input
+    and every model they are built from. (For callers that name models instead of passing the selector to dbt.)"""
+    upstream: set[str] = set()
+    stack = [
+        uid
+        for uid, node in nodes.items()
+        if node["resource_type"] == "model" and FIT_INPUT_TAG in node.get("tags", [])
+    ]
+    while stack:
+        uid = stack.pop()
+        if uid in upstream or uid not in nodes or nodes[uid]["resource_type"] != "model":
+            continue
+        upstream.add(uid)
+        stack.extend(nodes[uid]["depends_on"]["nodes"])
+    return upstream
 
 
 @dataclass

@@ -7,13 +7,18 @@
     the build database as the relation state.<name> (absent before the first publication).
 
     stored_history(name, columns) adds the stored rows of every other date to this run's rows:
-        select <columns> from <this run's rows> {{ stored_history('customer_states_daily', [...]) }}  -#}
+        select <columns> from <this run's rows> {{ stored_history('customer_states_daily', [...]) }}
+    A column that the stored rows do not have (added to the table after they were stored) reads as null. -#}
 {% macro stored_history(name, columns) -%}
     {%- if execute -%}
         {%- set stored = adapter.get_relation(database=target.database, schema='state', identifier=name) -%}
         {%- if stored is not none %}
+            {%- set present = adapter.get_columns_in_relation(stored) | map(attribute='name') | map('lower') | list %}
     union all
-    select {{ columns | join(', ') }}
+    select
+        {%- for column in columns %}
+        {{ column if column | lower in present else 'null as ' ~ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from {{ stored }}
     where as_of_date <> {{ as_of_date() }}
         {%- endif -%}

@@ -14,7 +14,7 @@ from publishing.outcome import handle_failed_run
 
 PIPELINE_JOB = "c360_pipeline"
 # The steps that take the run's var overrides and full-refresh flag (DbtRunConfig).
-RUN_CONFIG_STEPS = ("c360_dbt_upstream", "bgnbd_fit", "c360_dbt_models")
+RUN_CONFIG_STEPS = ("c360_dbt_upstream", "model_fits", "c360_dbt_models")
 AUDIT_PUBLISH_JOB = "c360_audit_publish"
 
 # Every step of a run executes in the run's own process, one after the other: the steps share one warehouse

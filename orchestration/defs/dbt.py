@@ -26,7 +26,7 @@ from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase
 from publishing import state as state_store
 from publishing import versions
 from warehouse import Warehouse
-from warehouse.engines import FIT_UPSTREAM
+from warehouse.engines import FIT_UPSTREAM, fit_upstream
 
 _GROUPS = {"staging": "dbt_staging", "intermediate": "dbt_intermediate"}
 
@@ -132,22 +132,12 @@ class DbtRunConfig(dg.Config):
 
 
 def dbt_steps(manifest: Mapping[str, Any]) -> dict[str, str]:
-    """The dbt steps of a run and their selections: the models the BG/NBD fit needs (FIT_UPSTREAM), then every
-    other model, named one by one. (A selection written with --exclude would also drop, as dbt's indirect
-    selection does, the tests of the second step that read a model of the first one, such as the check that
-    every order's customer is in the CRM.)"""
-    target = FIT_UPSTREAM.removeprefix("+")
+    """The dbt steps of a run and their selections: the models the fit step needs (FIT_UPSTREAM: the models
+    tagged fit_input and their ancestors), then every other model, named one by one. (A selection written with
+    --exclude would also drop, as dbt's indirect selection does, the tests of the second step that read a model
+    of the first one, such as the check that every order's customer is in the CRM.)"""
     nodes = manifest["nodes"]
-    upstream: set[str] = set()
-    stack = [
-        uid for uid, node in nodes.items() if node["resource_type"] == "model" and node["name"] == target
-    ]
-    while stack:
-        uid = stack.pop()
-        if uid in upstream or uid not in nodes:
-            continue
-        upstream.add(uid)
-        stack.extend(nodes[uid]["depends_on"]["nodes"])
+    upstream = fit_upstream(nodes)
     rest = sorted(
         node["name"]
         for uid, node in nodes.items()

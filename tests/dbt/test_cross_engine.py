@@ -2,7 +2,7 @@
 
 The same generated landing data is ingested into DuckDB (the default engine, ingestion.loader), its raw tables
 are copied into PostgreSQL and into local Spark (Parquet tables), and on each engine dbt builds the fit step's
-upstream, the BG/NBD fit step runs (orchestration/bgnbd.py), and dbt builds the rest. Every model, data test and
+upstream, the fit step runs (orchestration/fits.py: BG/NBD, Gamma-Gamma, the backtest), and dbt builds the rest. Every model, data test and
 unit test must pass on each engine, and every model's table must equal DuckDB's up to the tolerated differences
 written in table_diff.py. Size: C360_CROSS_ENGINE_ORDERS orders (docs/engines.md has the timings).
 """
@@ -18,31 +18,40 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from table_diff import table_differences
 
+from analytics import BgNbdFit, GammaGammaFit, backtest_rows, customer_clv, fit_gamma_gamma
 from analytics.bgnbd import fit_bgnbd, p_alive
 from c360.settings import DBT_PROJECT_DIR
 from demo.generator import generate_demo_data
 from ingestion.loader import SOURCES, ingest_source
-from orchestration.bgnbd import run_bgnbd_fit
+from orchestration.fits import FitSettings, run_fit_steps
 from warehouse import connect
 from warehouse.engines import built_from_raw, open_engine, run_dbt
 
 ORDERS = int(os.environ.get("C360_CROSS_ENGINE_ORDERS", "100000"))
 AS_OF = "2026-06-30"
 HORIZON_DAYS = 90
-HISTORY = ("customer_states_daily", "bgnbd_fit_history")
+HISTORY = (
+    "customer_states_daily",
+    "bgnbd_fit_history",
+    "gamma_gamma_fit_history",
+    "model_backtest",
+    "customer_actions_daily",
+)
+SETTINGS = FitSettings.from_vars({"bgnbd_horizon_days": HORIZON_DAYS})
 
 
 @dataclass
 class Build:
-    """What one engine built: dbt's node results of both selections, the fit step's row, every model's table."""
+    """What one engine built: dbt's node results of both selections, the fit step's rows, every model's table."""
 
     engine: str
     results: list[Any]
-    fit: dict[str, Any]
+    fit: dict[str, dict[str, Any]]
     tables: dict[str, pa.Table]
     seconds: dict[str, float]
     rerun_tables: dict[str, pa.Table]
@@ -72,7 +81,7 @@ def _build(engine: str, root: Path, landing: Path, *, pg_dsn: str | None = None)
         landing,
         project_dir=DBT_PROJECT_DIR,
         dbt_vars=json.dumps({"as_of_date": AS_OF, "bgnbd_horizon_days": HORIZON_DAYS}),
-        fit=lambda wh: run_bgnbd_fit(wh, as_of_date=AS_OF, horizon_days=HORIZON_DAYS),
+        fit=lambda wh: run_fit_steps(wh, as_of_date=AS_OF, settings=SETTINGS),
         pg_dsn=pg_dsn,
     ) as (eng, outcome):
         assert outcome.success, outcome.failures()
@@ -200,12 +209,12 @@ def test_bgnbd_parameters_and_p_alive_equal_the_per_customer_fit(duckdb_build: B
     t_x = np.asarray(summary.column("bgnbd_recency_days").to_pylist(), dtype=float)
     age = np.asarray(summary.column("bgnbd_age_days").to_pylist(), dtype=float)
     per_customer = fit_bgnbd(x, t_x, age)
-    fit = duckdb_build.fit
+    fit = duckdb_build.fit["bgnbd_fit"]
     assert [fit["r"], fit["alpha"], fit["a"], fit["b"]] == pytest.approx(
         [per_customer.r, per_customer.alpha, per_customer.a, per_customer.b], rel=1e-6
     )
     assert fit["log_likelihood"] == pytest.approx(per_customer.log_likelihood, rel=1e-9)
-    assert fit["n_customers"] == per_customer.n_customers == summary.num_rows
+    assert fit["n_customers"] == fit["n_fitted"] == per_customer.n_customers == summary.num_rows
 
     expected = dict(
         zip(
@@ -222,6 +231,118 @@ def test_bgnbd_parameters_and_p_alive_equal_the_per_customer_fit(duckdb_build: B
     worst = max(abs(actual[c] - expected[c]) for c in expected)
     assert worst <= 1e-6
     assert len({round(v, 3) for v in actual.values()}) > 10  # a real spread of probabilities, not a constant
+
+
+def _histories(build: Build) -> pd.DataFrame:
+    table = build.tables["int_purchase_histories_summarized"]
+    frame = table.to_pandas()
+    for field in table.schema:
+        if pa.types.is_decimal(field.type):
+            frame[field.name] = frame[field.name].astype(float)
+    return frame.sort_values("customer_id").reset_index(drop=True)
+
+
+def test_spend_model_and_clv_equal_the_per_customer_python_reference(duckdb_build: Build) -> None:
+    """Gamma-Gamma fitted on grouped (frequency, repeat revenue) pairs is the fit on every repeat buyer, and the order
+    values and CLV that SQL computes per customer are analytics' own conditional_expected_spend and customer_clv."""
+    histories = _histories(duckdb_build)
+    repeat = histories[histories["frequency"] > 0]
+    per_customer = fit_gamma_gamma(repeat["frequency"], repeat["repeat_net_revenue"] / repeat["frequency"])
+    stored = duckdb_build.fit["gamma_gamma_fit"]
+    assert [stored["p"], stored["q"], stored["gamma"]] == pytest.approx(
+        [per_customer.p, per_customer.q, per_customer.gamma], rel=1e-6
+    )
+    assert stored["n_fitted"] == per_customer.n_fitted == len(repeat) and stored["n_excluded"] == 0
+    assert stored["spend_frequency_correlation"] == pytest.approx(per_customer.spend_frequency_correlation)
+
+    bgnbd = duckdb_build.fit["bgnbd_fit"]
+    own_margin = np.where(
+        histories["known_cost_net_revenue"].fillna(0) > 0,
+        histories["known_cost_profit"] / histories["known_cost_net_revenue"],
+        np.nan,
+    )
+    customers = histories.assign(
+        mean_spend=np.where(
+            histories["frequency"] > 0, histories["repeat_net_revenue"] / histories["frequency"], np.nan
+        ),
+        margin=own_margin,
+    )
+    expected = customer_clv(
+        BgNbdFit(r=bgnbd["r"], alpha=bgnbd["alpha"], a=bgnbd["a"], b=bgnbd["b"]),
+        per_customer,
+        customers,
+        horizon=SETTINGS.clv_horizon_months,
+        annual_discount_rate=SETTINGS.clv_annual_discount_rate,
+        margin=0.3,
+    )
+    sql = (
+        duckdb_build.tables["customer_clv"].to_pandas().set_index("customer_id").loc[histories["customer_id"]]
+    )
+    order_values = sql["expected_avg_order_value"].to_numpy(dtype=float)
+    assert np.max(np.abs(order_values - expected["expected_spend"].to_numpy())) <= 0.005 + 1e-6
+    assert np.allclose(sql["margin"].to_numpy(dtype=float), expected["margin"].to_numpy(), atol=5e-5)
+    # SQL multiplies the order value as published (2 decimals): at most half a cent per purchase apart
+    tolerance = 0.005 + 0.00501 * np.abs(expected["margin"] * expected["discounted_purchases"]).to_numpy()
+    assert np.all(np.abs(sql["clv"].to_numpy(dtype=float) - expected["clv"].to_numpy()) <= tolerance + 1e-9)
+    assert sql["clv"].std() > 0 and (sql["clv"] > 0).mean() > 0.9
+
+
+def test_backtest_equals_the_per_customer_python_reference(duckdb_build: Build) -> None:
+    """model_backtest (SQL, per calibration-frequency bucket) equals analytics.backtest_rows on the same customers
+    with the models the fit step fitted as of the calibration end, and that fit is the per-customer fit."""
+    histories = _histories(duckdb_build)
+    known = histories[histories["calibration_frequency"].notna()]
+    x = known["calibration_frequency"].to_numpy(dtype=float)
+    t_x = known["calibration_recency_days"].to_numpy(dtype=float)
+    age = known["calibration_age_days"].to_numpy(dtype=float)
+    revenue = known["calibration_repeat_net_revenue"].to_numpy(dtype=float)
+    fit = duckdb_build.fit["backtest_fit"]
+    bgnbd = fit_bgnbd(x, t_x, age)
+    spend = fit_gamma_gamma(x[x > 0], revenue[x > 0] / x[x > 0])
+    assert [fit["r"], fit["alpha"], fit["a"], fit["b"]] == pytest.approx(
+        [bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b], rel=1e-6
+    )
+    assert [fit["p"], fit["q"], fit["gamma"]] == pytest.approx([spend.p, spend.q, spend.gamma], rel=1e-6)
+    assert fit["calibration_end_date"] == date(2026, 4, 1) and fit["bgnbd_n_customers"] == len(known)
+
+    expected = backtest_rows(
+        pd.DataFrame(
+            {
+                "frequency": x,
+                "recency_days": t_x,
+                "age_days": age,
+                "mean_spend": np.where(x > 0, revenue / np.maximum(x, 1), np.nan),
+                "holdout_purchases": known["holdout_purchase_days"].to_numpy(dtype=float),
+                "holdout_spend": known["holdout_net_revenue"].to_numpy(dtype=float),
+            }
+        ),
+        BgNbdFit(r=fit["r"], alpha=fit["alpha"], a=fit["a"], b=fit["b"]),
+        GammaGammaFit(
+            p=fit["p"], q=fit["q"], gamma=fit["gamma"], default_mean=fit["population_mean_order_value"]
+        ),
+        holdout_days=fit["holdout_days"],
+    )
+    sql = duckdb_build.tables["model_backtest"].to_pandas().sort_values("bucket_order").reset_index(drop=True)
+    assert sql["frequency_bucket"].tolist() == expected["bucket"].tolist()
+    for column in ("customers", "actual_purchases", "spend_customers"):
+        assert sql[column].astype(int).tolist() == expected[column].astype(int).tolist(), column
+    for column in (
+        "predicted_purchases",
+        "purchases_mae",
+        "predicted_avg_spend",
+        "actual_avg_spend",
+        "spend_mae",
+    ):
+        # SQL rounds these to 6 decimals (so that the table does not depend on the order a sum is added up in)
+        assert np.allclose(
+            sql[column].to_numpy(dtype=float),
+            expected[column].to_numpy(dtype=float),
+            rtol=1e-9,
+            atol=5e-7,
+            equal_nan=True,
+        ), column
+    total = sql[sql["frequency_bucket"] == "total"].iloc[0]
+    assert total["customers"] > 500 and total["actual_purchases"] > 0
 
 
 def test_a_stale_fit_stops_the_scores(duckdb_build: Build) -> None:

@@ -23,8 +23,8 @@ from c360.settings import DBT_PROJECT_DIR
 from demo.generator import MIN_ORDERS, generate_demo_data
 from ingestion.contracts import SOURCES
 from ingestion.loader import ingest_source
-from orchestration.bgnbd import run_bgnbd_fit
 from orchestration.dbt_runner import prepare_manifest
+from orchestration.fits import FitSettings, run_fit_steps
 from warehouse import connect
 from warehouse.engines import built_from_raw
 
@@ -164,7 +164,7 @@ def built_columns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         raw,
         project_dir=DBT_PROJECT_DIR,
         dbt_vars=json.dumps({"as_of_date": AS_OF}),
-        fit=lambda wh: run_bgnbd_fit(wh, as_of_date=AS_OF, horizon_days=90),
+        fit=lambda wh: run_fit_steps(wh, as_of_date=AS_OF, settings=FitSettings.from_vars()),
         extra_args=["--exclude-resource-type", "test", "unit_test"],
     ) as (engine, outcome):
         assert outcome.success, outcome.failures()

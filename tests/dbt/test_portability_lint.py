@@ -212,3 +212,19 @@ def test_portable_sql_passes() -> None:
         where not exists (select 1 from u where u.k = t.k)
     """
     assert lint_sql(sql) == []
+
+
+# dbt names a unit test's relation after the test; PostgreSQL refuses longer names.
+POSTGRES_MAX_IDENTIFIER = 63
+
+
+def test_unit_test_names_fit_a_postgres_relation_name() -> None:
+    import yaml
+
+    names = [
+        test["name"]
+        for path in sorted((DBT_PROJECT_DIR / "models").rglob("*.yml"))
+        for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])
+    ]
+    assert len(names) > 20
+    assert [name for name in names if len(name) > POSTGRES_MAX_IDENTIFIER] == []

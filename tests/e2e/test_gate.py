@@ -86,7 +86,8 @@ def test_nothing_a_held_back_run_computed_is_published_later(small_data: Path, t
 
 
 def test_an_older_as_of_date_updates_only_the_history(small_data: Path, tmp_path: Path):
-    """A backfill of D2 after D3: the current tables stay at D3; history, transitions and fit history gain D2."""
+    """A backfill of D2 after D3: the current tables stay at D3; history, transitions, the fit histories and the
+    backtest gain D2."""
     home = _home_from(small_data, tmp_path)
     with c360_env(home):
         assert run(D3) == 0
@@ -94,13 +95,31 @@ def test_an_older_as_of_date_updates_only_the_history(small_data: Path, tmp_path
         report_before = (home / "reports" / "latest.html").read_text()
         assert run(D2) == 0
     after = _all_tables(home)
-    history = {"customer_tier_history", "kpi_tier_transitions_monthly", "bgnbd_fit_history"}
+    from orchestration.defs.dbt import manifest_json
+
+    history = {  # the models declared history (config meta c360_history): keyed by as-of date
+        n["name"]
+        for n in manifest_json()["nodes"].values()
+        if n["resource_type"] == "model"
+        and ({**(n.get("meta") or {}), **((n.get("config") or {}).get("meta") or {})}).get("c360_history")
+    }
+    assert {
+        "customer_tier_history",
+        "kpi_tier_transitions_monthly",
+        "bgnbd_fit_history",
+        "gamma_gamma_fit_history",
+        "model_backtest",
+    } <= history
     for table in set(before) - history:
         assert after[table] == before[table], f"{table} moved back in time"
     con = published(home)
     assert con.sql("select min(valid_from) from customer_tier_history").fetchone()[0] == D2
     assert con.sql("select max(as_of_date) from customer_360").fetchone()[0] == D3
-    assert con.sql("select count(*) from bgnbd_fit_history").fetchone()[0] == 2
+    for table in ("bgnbd_fit_history", "gamma_gamma_fit_history"):
+        fits = con.sql(f"select count(distinct as_of_date), count(*) from {table}").fetchone()
+        assert fits == (2, 2), table
+    backtested = con.sql("select distinct as_of_date from model_backtest order by 1").fetchall()
+    assert backtested == [(D2,), (D3,)]
     entries = _log(home)
     assert [e["status"] for e in entries] == ["published", "published_history"]
     assert str(D3) in (home / "reports" / "latest.html").read_text()

@@ -69,7 +69,7 @@ def test_reader_sees_one_consistent_publication_throughout_a_run(published_home:
 
 PHASES = {
     "ingestion": re.compile(r"raw_(orders|contacts|survey_responses)"),
-    "dbt": re.compile(r"dbt model "),
+    "dbt": re.compile(r"dbt (\[\d+/\d+\] )?model "),
     "checks": re.compile(r"gx_suite on "),
 }
 
@@ -86,10 +86,11 @@ def _kill_at(home: Path, phase: str) -> None:
     )
     try:
         if phase == "publication":
-            # the new published file is written next to the old one before the atomic rename: kill while it exists
-            warehouse = home / "warehouse"
+            # a publication is written into a hidden version folder, then switched in by one rename: kill while
+            # the staged folder exists
+            versions = home / "publications"
             deadline = time.monotonic() + 300
-            while not any(warehouse.glob(".published.duckdb.*.tmp")):
+            while not any(versions.glob(".2*")):
                 assert process.poll() is None, "the run ended before publication started"
                 assert time.monotonic() < deadline
                 time.sleep(0.001)

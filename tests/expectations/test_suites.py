@@ -40,8 +40,9 @@ def _create_clean_database(con: duckdb.DuckDBPyConnection) -> None:
                  when i % 5 = 2 then 'low' else 'none' end as value_tier,
             (['prospect', 'churned', 'reactivated', 'new', 'declining', 'growing', 'mature'])[i % 7 + 1]
                 as lifecycle_stage,
-            ((i * 7) % 101)::double as churn_risk_score,
-            case when (i * 7) % 101 >= 60 then 'high' when (i * 7) % 101 >= 30 then 'medium' else 'low' end
+            case when i % 7 <> 0 then ((i * 7) % 101)::double end as churn_risk_score,
+            case when i % 7 = 0 then 'n/a' when i % 7 = 1 then 'churned'
+                 when (i * 7) % 101 >= 60 then 'high' when (i * 7) % 101 >= 30 then 'medium' else 'low' end
                 as churn_risk_level,
             ((i * 3) % 101)::double as health_score,
             case when i % 4 = 0 then null else (i % 11)::integer end as latest_nps,

@@ -146,6 +146,10 @@ def test_every_dbt_test_is_a_check_of_the_step_that_builds_its_inputs():
             assert test_step.setdefault(unique_id, index) == index
     tests = {uid for uid, n in manifest["nodes"].items() if n["resource_type"] == "test"}
     assert set(test_step) == tests
+    # the inputs of the fit step (tagged fit_input) are built by the first step, the models on the fits by the second
+    fit_inputs = {n["name"] for n in manifest["nodes"].values() if "fit_input" in n.get("tags", [])}
+    assert len(fit_inputs) == 4 and all(model_step[name] == 0 for name in fit_inputs)
+    assert model_step["customer_clv"] == model_step["model_backtest"] == 1
     for uid, index in test_step.items():
         for parent in manifest["nodes"][uid]["depends_on"]["nodes"]:
             parent_node = manifest["nodes"].get(parent)

@@ -25,6 +25,10 @@ actions as (
     select * from {{ ref('customer_actions') }}
 ),
 
+clv as (
+    select * from {{ ref('customer_clv') }}
+),
+
 final as (
     select
         profiles.customer_id,
@@ -84,6 +88,9 @@ final as (
         risk.expected_purchases_90d,
         risk.churn_risk_score,
         risk.churn_risk_level,
+        risk.churn_risk_reason,
+        clv.expected_avg_order_value,
+        clv.clv,
         actions.health_score,
         actions.next_action,
         actions.due_within_days as next_action_due_within_days,
@@ -94,6 +101,7 @@ final as (
     inner join stages on profiles.customer_id = stages.customer_id
     inner join risk on profiles.customer_id = risk.customer_id
     inner join actions on profiles.customer_id = actions.customer_id
+    inner join clv on profiles.customer_id = clv.customer_id
 )
 
 select * from final

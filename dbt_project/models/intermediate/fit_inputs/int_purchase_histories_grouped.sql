@@ -1,5 +1,5 @@
 -- One row per distinct repeat-purchase history (frequency, recency, age in days) of the customers with a completed
--- order, with the number of customers sharing it. The BG/NBD fit (orchestration/bgnbd.py, between two dbt
+-- order, with the number of customers sharing it. The BG/NBD fit (orchestration/fits.py, between two dbt
 -- selections) reads this table: the likelihood depends on a customer only through the triple, so fitting the
 -- triples with their counts as weights gives the same parameters on far fewer rows.
 with
