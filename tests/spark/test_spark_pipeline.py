@@ -10,8 +10,10 @@ on DuckDB. (The tests use the module's runs in file order.)
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +43,7 @@ class Homes:
     spark_exit: int
     duckdb_exit: int
     first: dict[str, tuple[int, str]]  # the Spark home's published tables after its first run
+    pg_schema: str | None  # where the first Spark run also published to PostgreSQL (C360_TEST_PG_DSN set)
 
 
 def _log(home: Path) -> list[dict]:
@@ -60,7 +63,7 @@ def _spark_env(home: Path, spark_home: Path):
 @pytest.fixture(scope="module")
 def homes(
     tmp_path_factory: pytest.TempPathFactory, spark_home: Path, empty_catalog: Callable[[], object]
-) -> Homes:
+) -> Iterator[Homes]:
     root = tmp_path_factory.mktemp("spark_e2e")
     template = root / "template"
     generate(template, orders=4_000, seed=23)
@@ -73,10 +76,23 @@ def homes(
     with c360_env(paths["duckdb"], C360_DBT_TARGET="duckdb"):
         duckdb_exit = run()
     empty_catalog()
-    with _spark_env(paths["spark"], spark_home):
+    pg_dsn = os.environ.get("C360_TEST_PG_DSN")
+    pg_schema = f"c360_spark_{uuid.uuid4().hex[:8]}" if pg_dsn else None
+    pg = {"C360_PG_DSN": pg_dsn, "C360_PG_SCHEMA": pg_schema, "C360_PG_READER_ROLE": "c360_e2e_reader"}
+    with c360_env(
+        paths["spark"],
+        C360_DBT_TARGET="spark",
+        C360_SPARK_HOME=str(spark_home),
+        **(pg if pg_dsn else {}),
+    ):
         spark_exit = run()
     first = published_fingerprints(paths["spark"]) if spark_exit == 0 else {}
-    return Homes(paths["spark"], paths["duckdb"], spark_exit, duckdb_exit, first)
+    yield Homes(paths["spark"], paths["duckdb"], spark_exit, duckdb_exit, first, pg_schema)
+    if pg_schema:
+        import psycopg
+
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(f'drop schema if exists "{pg_schema}" cascade')
 
 
 def test_a_spark_run_publishes_every_table(homes: Homes) -> None:
@@ -100,6 +116,22 @@ def test_a_spark_run_publishes_every_table(homes: Homes) -> None:
         0
     ]
     assert description  # the dbt descriptions reach BI tools from a Spark build too
+
+
+def test_a_spark_run_publishes_to_postgresql(homes: Homes) -> None:
+    """With C360_PG_DSN set, the Spark run's publication reaches PostgreSQL: every table, the same rows."""
+    if not homes.pg_schema:
+        pytest.skip("no PostgreSQL server: set C360_TEST_PG_DSN (.ci/run starts one)")
+    import psycopg
+
+    assert homes.spark_exit == 0
+    duck = published(homes.spark)
+    tables = [t for (t,) in duck.sql("select table_name from information_schema.tables").fetchall()]
+    with psycopg.connect(os.environ["C360_TEST_PG_DSN"]) as pg:
+        for table in tables:
+            expected = duck.sql(f"select count(*) from {table}").fetchone()[0]
+            got = pg.execute(f'select count(*) from "{homes.pg_schema}"."{table}"').fetchone()[0]
+            assert got == expected, table
 
 
 def test_the_published_tables_equal_the_duckdb_runs(homes: Homes) -> None:
