@@ -6,7 +6,7 @@ Per size, on the demo data of ``benchmarks.run`` (seed 1, as-of 2026-06-30), alt
 (a fresh data home each time, ``--repeat`` times each):
 
 - **cli**: ``c360 run --as-of DATE --quiet``, wall time of the process;
-- **ui**: a running ``c360 ui`` (webserver, daemon, code server: started before and not counted), one run of the
+- **ui**: a running ``c360 ui`` (webserver, daemon, code server: started before, settled, and not counted), one run of the
   ``c360_pipeline`` job for the partition submitted through GraphQL as the launchpad does; wall time from the
   submission until the run is finished, as a user waits for it (queueing by the daemon, the run worker's start-up and
   the run), and the run's own start-to-end time from Dagster's run record.
@@ -68,6 +68,7 @@ def ui_run(landing: Path, home: Path, env: dict, logs: Path, label: str) -> dict
     with running_ui(
         home, logs / f"{label}.log", **{k: v for k, v in env.items() if k.startswith("C360_")}
     ) as ui:
+        ui.wait_until_idle()
         started = time.perf_counter()
         run_id = ui.client.submit_job_execution(
             "c360_pipeline", tags={"dagster/partition": AS_OF.isoformat()}

@@ -55,6 +55,20 @@ query { assetNodes { assetKey { path } } }
 """
 
 
+def _session_cpu_ticks(session_id: int) -> int:
+    """User + system CPU ticks of the processes in a session (the UI's webserver, daemon, code server)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        # after the command name: state ppid pgrp session ... utime (12th) stime (13th)
+        if int(fields[3]) == session_id:
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -145,6 +159,21 @@ class DagsterUI:
             if time.monotonic() > deadline:
                 raise AssertionError(f"runs did not finish in {timeout} s: {runs}\n{self.log_tail()}")
             time.sleep(2)
+
+    def wait_until_idle(self, *, window: float = 3.0, busy_share: float = 0.1, timeout: float = 180) -> float:
+        """Wait until the webserver, the daemon and the code server have settled after their start (together
+        below `busy_share` of one core over `window` seconds), as a UI is when a user clicks in it. Linux
+        (/proc); returns the seconds waited."""
+        started = time.monotonic()
+        ticks_per_second = os.sysconf("SC_CLK_TCK")
+        last = _session_cpu_ticks(self.process.pid)
+        while time.monotonic() - started < timeout:
+            time.sleep(window)
+            now = _session_cpu_ticks(self.process.pid)
+            if (now - last) / ticks_per_second < busy_share * window:
+                break
+            last = now
+        return time.monotonic() - started
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

@@ -48,9 +48,11 @@ _TEST_PHRASES = {
 
 
 def dbt_project() -> DbtProject:
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-    project.prepare_if_dev()  # `dagster dev` re-parses a changed project; elsewhere c360 prepares the manifest
-    return project
+    # No prepare_if_dev(): the definitions prepare the manifest on every path (dbt_runner.prepare_manifest parses
+    # the project when a dbt file is newer than the manifest). Under `dagster dev` prepare_if_dev would run
+    # `dbt --version` and `dbt parse` per dbt multi-asset in every process that loads the definitions, each run
+    # worker included: about 20 s before every run launched from the UI, the schedule or a backfill.
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
 def describe_test(props: Mapping[str, Any]) -> str:

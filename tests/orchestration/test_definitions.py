@@ -65,6 +65,23 @@ def test_definitions_load_without_great_expectations(fresh_python):
     assert result.stdout.strip() == "False"
 
 
+def test_loading_the_definitions_under_dagster_dev_does_not_parse_the_dbt_project_again(fresh_python):
+    """`dagster dev` (c360 ui) marks its processes with DAGSTER_IS_DEV_CLI; each run worker loads the definitions
+    again, so a dbt parse there delays every run launched from the UI, the schedule or a backfill. The manifest,
+    newer than every dbt file, must stay untouched."""
+    from orchestration.dbt_runner import manifest_path, prepare_manifest
+
+    prepare_manifest()
+    before = manifest_path().stat().st_mtime_ns
+    code = (
+        "import os; os.environ['DAGSTER_IS_DEV_CLI'] = '1'; import orchestration.definitions as d; "
+        "assert d.defs().get_repository_def() is not None"
+    )
+    result = fresh_python(code)
+    assert result.returncode == 0, result.stderr
+    assert manifest_path().stat().st_mtime_ns == before
+
+
 def test_every_partitioned_asset_backfills_one_day_per_run():
     """A backfill of any selection (the dbt assets alone, say) must be one run per as-of date: dagster-dbt's
     default for partitioned dbt assets is one run for the whole range, which has no single as-of date."""
