@@ -55,7 +55,7 @@ query { assetNodes { assetKey { path } } }
 """
 
 
-def _session_cpu_ticks(session_id: int) -> int:
+def session_cpu_ticks(session_id: int) -> int:
     """User + system CPU ticks of the processes in a session (the UI's webserver, daemon, code server)."""
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -166,10 +166,10 @@ class DagsterUI:
         (/proc); returns the seconds waited."""
         started = time.monotonic()
         ticks_per_second = os.sysconf("SC_CLK_TCK")
-        last = _session_cpu_ticks(self.process.pid)
+        last = session_cpu_ticks(self.process.pid)
         while time.monotonic() - started < timeout:
             time.sleep(window)
-            now = _session_cpu_ticks(self.process.pid)
+            now = session_cpu_ticks(self.process.pid)
             if (now - last) / ticks_per_second < busy_share * window:
                 break
             last = now

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from orchestration.ui_driver import _session_cpu_ticks
+from orchestration.ui_driver import session_cpu_ticks
 
 
 def test_session_cpu_ticks_count_a_busy_child_of_the_session_and_nothing_else():
@@ -22,11 +22,11 @@ def test_session_cpu_ticks_count_a_busy_child_of_the_session_and_nothing_else():
     )
     try:
         time.sleep(0.5)
-        before = _session_cpu_ticks(busy_parent.pid)
+        before = session_cpu_ticks(busy_parent.pid)
         time.sleep(1.5)
-        after = _session_cpu_ticks(busy_parent.pid)
+        after = session_cpu_ticks(busy_parent.pid)
         # the child spins in the session: about 1.5 s of CPU (at least a third of it on a loaded machine)
         assert after - before >= 50
-        assert _session_cpu_ticks(-1) == 0  # no process has that session
+        assert session_cpu_ticks(-1) == 0  # no process has that session
     finally:
         busy_parent.wait(timeout=30)
