@@ -1,4 +1,4 @@
-"""Render ``benchmarks/results/RESULTS.md`` from ``benchmarks/results/results.json``.
+"""Render ``benchmarks/results/RESULTS.md`` and its chart ``chart.svg`` from ``benchmarks/results/results.json``.
 
 python -m benchmarks.report [--results benchmarks/results/results.json]
 """
@@ -116,6 +116,8 @@ def render(data: dict) -> str:
         "(other processes shared the machine's two cores).",
         "",
         "## Times",
+        "",
+        "![time against orders](chart.svg)",
         "",
         "| orders | floor | T0 raw | T1 dbt + fit | T2 wall | T2 run | start-up | ingestion | dbt | fit | checks | "
         "publication | other | daily wall | T0/floor | T2/floor | daily/T2 |",
@@ -246,6 +248,10 @@ def write_markdown(results_json: Path, out: Path | None = None) -> Path:
     data = json.loads(results_json.read_text()) if results_json.exists() else {"results": []}
     out = out or results_json.with_name("RESULTS.md")
     out.write_text(render(data))
+    # the chart RESULTS.md shows, next to it; matplotlib (a dev dependency) only imported here
+    from benchmarks.chart import write_chart
+
+    write_chart(data, out.with_name("chart.svg"))
     return out
 
 
