@@ -2,7 +2,7 @@
 -- One row per contact_id (latest updated_at wins), with normalized e-mail and E.164 phone.
 with
 
-candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used: materializing a copy of the raw table costs more
+candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used, never copied
     {{ latest_versions(source('crm', 'contacts'), 'contact_id') }}
 ),
 

@@ -5,7 +5,7 @@
 -- raw versions), so re-deliveries and late updates are merged without re-deduplicating all history.
 with
 
-candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used: materializing a copy of the raw table costs more
+candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used, never copied
     {{ latest_versions(source('shop', 'orders'), 'order_id') }}
 ),
 

@@ -2,7 +2,7 @@
 -- One row per response_id (the last delivered version), e-mail normalized.
 with
 
-candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used: materializing a copy of the raw table costs more
+candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used, never copied
     {{ latest_versions(source('survey', 'survey_responses'), 'response_id') }}
 ),
 
