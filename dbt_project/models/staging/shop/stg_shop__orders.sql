@@ -41,18 +41,15 @@ final as (
         *,
         order_status = 'completed' as is_completed,
         order_status = 'refunded' as is_refunded,
-        cast({{ to_reporting_currency('gross_amount', 'currency') }} as decimal(38, 2)) as gross_amount_reporting,
+        {{ to_reporting_currency('gross_amount', 'currency') }} as gross_amount_reporting,
         case
             when order_status = 'completed'
-                then cast({{ to_reporting_currency('gross_amount - discount_amount', 'currency') }} as decimal(38, 2))
-            else cast(0 as decimal(38, 2))
+                then {{ to_reporting_currency('gross_amount - discount_amount', 'currency') }}
+            else cast(0 as {{ reporting_amount_type() }})
         end as net_revenue,
         case
             when order_status = 'completed' and cost_amount is not null
-                then cast(
-                    {{ to_reporting_currency('gross_amount - discount_amount - cost_amount', 'currency') }}
-                    as decimal(38, 2)
-                )
+                then {{ to_reporting_currency('gross_amount - discount_amount - cost_amount', 'currency') }}
         end as profit
     from normalized
 )
