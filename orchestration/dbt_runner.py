@@ -17,11 +17,13 @@ failed are reported as not run, never as failed.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -341,17 +343,36 @@ def _newest_source_mtime() -> float:
 
 def prepare_manifest(force: bool = False) -> Path:
     """Write target/manifest.json (what Dagster builds its asset graph from) with `dbt parse` when it is missing or
-    older than a dbt source file. The dbt next to this Python is used, so no activated virtualenv is needed."""
+    older than a dbt source file. The dbt next to this Python is used, so no activated virtualenv is needed.
+
+    Several c360 processes may start at once (the UI, a CLI run, test workers): one parses at a time (an OS file
+    lock, released by the kernel if the process dies), into a private folder, and the manifest is then swapped in
+    with one rename, so a reader sees the old file or the new one, never a part of either."""
     path = manifest_path()
-    if force or not path.exists() or path.stat().st_mtime < _newest_source_mtime():
-        dbt = Path(sys.executable).with_name("dbt")
-        completed = subprocess.run(
-            [str(dbt), "parse", "--quiet", *base_args()], cwd=DBT_PROJECT_DIR, capture_output=True, text=True
-        )
-        if completed.returncode != 0:
-            raise RuntimeError(
-                "dbt parse failed; fix the dbt project and retry:\n"
-                + (completed.stdout + completed.stderr)[-4000:]
+    if not force and _manifest_is_current(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".manifest.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not force and _manifest_is_current(path):  # another process parsed while this one waited
+            return path
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".parse-") as private:
+            dbt = Path(sys.executable).with_name("dbt")
+            completed = subprocess.run(
+                [str(dbt), "parse", "--quiet", *base_args(), "--target-path", private],
+                cwd=DBT_PROJECT_DIR,
+                capture_output=True,
+                text=True,
             )
+            if completed.returncode != 0:
+                raise RuntimeError(
+                    "dbt parse failed; fix the dbt project and retry:\n"
+                    + (completed.stdout + completed.stderr)[-4000:]
+                )
+            os.replace(Path(private) / "manifest.json", path)
         path.touch()
     return path
+
+
+def _manifest_is_current(path: Path) -> bool:
+    return path.exists() and path.stat().st_mtime >= _newest_source_mtime()

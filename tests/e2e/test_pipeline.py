@@ -95,7 +95,7 @@ def test_same_as_of_date_twice_gives_identical_published_tables(demo_home: Path)
     assert len(checks) == 2 and checks[0] == checks[1]
 
 
-def test_dbt_unit_tests_pass_against_the_built_database(demo_home: Path):
+def test_dbt_unit_tests_pass_against_the_built_database(demo_home: Path, tmp_path: Path):
     """The YAML unit tests of every business rule (ties, thresholds, empty windows, refunds, missing cost...)."""
     dbt = Path(sys.executable).with_name("dbt")
     env = {"C360_HOME": str(demo_home), "PATH": str(Path(sys.executable).parent), "HOME": str(demo_home)}
@@ -111,6 +111,8 @@ def test_dbt_unit_tests_pass_against_the_built_database(demo_home: Path):
             str(DBT_PROJECT_DIR),
             "--profiles-dir",
             str(DBT_PROJECT_DIR),
+            "--target-path",  # never the project's target/, which other processes read the manifest from
+            str(tmp_path / "target"),
         ],
         capture_output=True,
         text=True,

@@ -1,5 +1,11 @@
 """The Dagster code location loads, and wires landing files -> raw tables -> dbt models -> published tables."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
 
 
@@ -191,3 +197,28 @@ def test_check_descriptions_show_enumerations_and_open_bounds():
         "test_metadata": {"name": "between", "kwargs": {"min_value": 0, "column_name": "net_revenue_365d"}},
     }
     assert describe_test(at_least) == "net_revenue_365d is at least 0"
+
+
+def test_processes_preparing_the_manifest_at_once_never_leave_a_partial_file(tmp_path: Path):
+    """The UI, a CLI run and test workers may all find the manifest out of date at once: one parses at a time and
+    the new manifest replaces the old one whole, so a reader never sees a part of it (two `dbt parse` writing the
+    same file at once once left a manifest that no process could load)."""
+    from orchestration.dbt_runner import manifest_path
+
+    script = tmp_path / "prepare.py"
+    script.write_text("from orchestration.dbt_runner import prepare_manifest; prepare_manifest(force=True)\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    workers = [
+        subprocess.Popen([sys.executable, str(script)], env=env, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    reads = unreadable = 0
+    while any(w.poll() is None for w in workers):
+        try:
+            json.loads(manifest_path().read_text())
+        except json.JSONDecodeError:
+            unreadable += 1
+        reads += 1
+    assert [w.wait() for w in workers] == [0, 0, 0], [w.stderr.read()[-2000:] for w in workers]
+    assert reads > 10 and unreadable == 0, (reads, unreadable)
+    assert "model.c360.customer_360" in json.loads(manifest_path().read_text())["nodes"]
