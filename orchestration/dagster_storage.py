@@ -19,7 +19,8 @@ switch between the two and every Dagster process reads what the other wrote) wit
 
 It overrides ``_connect``, which is not a public Dagster API; ``tests/orchestration/test_dagster_storage.py``
 checks it against the installed Dagster (the pin in pyproject.toml bounds the versions). ``c360`` writes it into
-a home's ``dagster.yaml`` (README, "The Dagster instance"); a file a user edited keeps what it says.
+a home's ``dagster.yaml`` when it creates the file; an existing home keeps Dagster's default until the
+``event_log_storage`` block is added (README: Dagster instance).
 """
 
 from __future__ import annotations
