@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import hashlib
 import json
 import os
 import socket
@@ -31,8 +30,7 @@ from c360.settings import REPO_ROOT, Settings, SettingsError
 EXIT_USAGE = 2
 
 DAGSTER_YAML = """\
-# Written by c360 (edit freely: c360 writes this file only when it is missing, or when it still holds exactly
-# what an earlier version of c360 wrote).
+# Written by c360 (edit freely: c360 only writes this file when it is missing).
 # Every run writes the build database: the run queue starts one at a time, in the order they were queued (a
 # backfill replays its days in date order). `c360 run` takes its turn through the build database's own lock.
 run_coordinator:
@@ -49,20 +47,7 @@ telemetry:
 python_logs:
   managed_python_loggers: [publishing, reporting, expectations, ingestion, orchestration]
   python_log_level: INFO
-# Dagster's SQLite event log (same files), keeping its database engines between writes: a run stores about 650
-# events, and a new engine per event cost about a seventh of a small run (orchestration/dagster_storage.py).
-event_log_storage:
-  module: orchestration.dagster_storage
-  class: ReusingSqliteEventLogStorage
-  config: {}
 """
-
-# sha256 of what earlier versions of c360 wrote: such a file was not edited by a user and is brought up to date.
-_EARLIER_DAGSTER_YAMLS = frozenset(
-    {
-        "8a8a424c216eda921cfea13f6f42fa836b5f82b3b3ea0f583d59041fe9497f07",  # before the event log storage
-    }
-)
 
 
 class UsageError(Exception):
@@ -92,18 +77,11 @@ def _prepare(settings: Settings) -> None:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     prepare_home(settings)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    write_dagster_yaml(settings.dagster_home / "dagster.yaml")
+    dagster_yaml = settings.dagster_home / "dagster.yaml"
+    if not dagster_yaml.exists():
+        dagster_yaml.write_text(DAGSTER_YAML)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
-
-
-def write_dagster_yaml(path: Path) -> bool:
-    """Write the Dagster instance configuration when it is missing or exactly as an earlier c360 wrote it (a
-    file a user edited is left alone). Returns whether the file was written."""
-    if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() not in _EARLIER_DAGSTER_YAMLS:
-        return False
-    path.write_text(DAGSTER_YAML)
-    return True
 
 
 def _parse_date(text: str) -> date:
