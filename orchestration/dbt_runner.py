@@ -68,9 +68,32 @@ def run_target_path() -> Path:
     return Path(home).expanduser().resolve() / "warehouse" / "dbt" / current_target()
 
 
+def log_args() -> list[str]:
+    """dbt's own loggers in a run: off unless dbt's variables ``DBT_LOG_LEVEL`` (the output) and
+    ``DBT_LOG_LEVEL_FILE`` (the file, then kept per home in ``$C360_HOME/logs/dbt/dbt.log``) ask for them.
+
+    Why off: a dbt logger formats every event (every SQL statement of every node) before it looks at its level, so
+    even an output at ``warn`` and a file at ``info`` cost as much as full debug logging: measured on daily runs of
+    100k orders, the output alone 3.5 s of 19.5 s of dbt, the file about as much again. Nothing is lost: node
+    results, test results and dbt's errors come back in the build result, and :func:`invoke_build` passes dbt's
+    warnings and errors to the run's log (the callback gets every event already built).
+    """
+    args = [
+        "--log-level",
+        os.environ.get("DBT_LOG_LEVEL") or "none",
+        "--log-level-file",
+        os.environ.get("DBT_LOG_LEVEL_FILE") or "none",
+    ]
+    home = os.environ.get("C360_HOME")
+    if home:
+        args += ["--log-path", str(Path(home).expanduser().resolve() / "logs" / "dbt")]
+    return args
+
+
 def run_args() -> list[str]:
-    """The arguments every dbt invocation of a run adds: the project, the profile and the run's target folder."""
-    return [*base_args(), "--target-path", str(run_target_path())]
+    """The arguments every dbt invocation of a run adds: the project, the profile, the run's target folder and
+    its log settings."""
+    return [*base_args(), "--target-path", str(run_target_path()), *log_args()]
 
 
 def _parse() -> None:
@@ -78,7 +101,7 @@ def _parse() -> None:
     from dbt.cli.main import dbtRunner
 
     try:
-        result = dbtRunner().invoke(["parse", "--quiet", "--no-write-json", *run_args()])
+        result = dbtRunner().invoke(["parse", "--no-write-json", *run_args()])
         if not result.success or result.result is None:
             raise RuntimeError(f"dbt could not parse the project: {result.exception}")
         _manifest = result.result
@@ -184,15 +207,21 @@ def invoke_build(
     full_refresh: bool = False,
     as_of: str,
     log: Any = None,
+    warn: Any = None,
     expected_models: int | None = None,
 ) -> BuildResult:
-    """`dbt build` of `select` minus `exclude` with the run's as-of date; unit tests are left to the test suite."""
+    """`dbt build` of `select` minus `exclude` with the run's as-of date; unit tests are left to the test suite.
+
+    `log(line)` gets a line per finished model and per test that did not pass; `warn(line)` every warning and
+    error dbt reports (dbt's own output is off, see `log_args`)."""
     from dbt.cli.main import dbtRunner
 
     total_models = 0
     finished = {"models": 0}
 
     def on_event(event) -> None:
+        if warn is not None and event.info.level in ("warn", "error") and event.info.msg.strip():
+            warn(f"dbt: {event.info.msg.strip()}")
         if log is None or event.info.name != "NodeFinished":
             return
         node = event.data.node_info
@@ -210,7 +239,7 @@ def invoke_build(
         args += ["--indirect-selection", indirect_selection]
     if vars_override:
         args += ["--vars", json.dumps(dict(vars_override), sort_keys=True)]
-    args += ["--exclude-resource-type", "unit_test", "--log-level", "warn", "--no-write-json"]
+    args += ["--exclude-resource-type", "unit_test", "--no-write-json"]
     if full_refresh:
         args.append("--full-refresh")
     manifest = parsed_manifest()

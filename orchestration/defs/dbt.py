@@ -266,6 +266,7 @@ def _build(
         full_refresh=full_refresh,
         as_of=as_of,
         log=context.log.info,
+        warn=context.log.warning,
         expected_models=len(models) - len(reuse.reused),
     )
     if build.error is not None:

@@ -48,3 +48,20 @@ def test_a_run_in_another_home_does_not_make_the_next_run_here_parse_everything_
     assert (Path(first_a["target"]) / "partial_parse.msgpack").is_file()
     # the build database's path is part of dbt's cache key: a shared cache would be invalid here after home b's parse
     assert not again_a["full_parse"]
+
+
+def test_dbt_writes_its_log_file_only_when_asked_and_then_in_the_home(
+    tmp_path: Path, fresh_python: Callable, monkeypatch
+) -> None:
+    quiet, logged = tmp_path / "quiet", tmp_path / "logged"
+    monkeypatch.delenv("DBT_LOG_LEVEL_FILE", raising=False)
+    completed = fresh_python(_PARSE, str(quiet))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert not (quiet / "logs" / "dbt" / "dbt.log").exists()
+    assert "Running with dbt" not in completed.stdout  # dbt's own output is off as well
+
+    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "debug")  # dbt's own variable turns the file on
+    completed = fresh_python(_PARSE, str(logged))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    log = (logged / "logs" / "dbt" / "dbt.log").read_text()
+    assert "Running with dbt" in log and "[debug]" in log
