@@ -65,16 +65,35 @@ def _home_from(small_data: Path, tmp_path: Path, name: str = "c360") -> Path:
     return home
 
 
+@pytest.fixture(scope="module")
+def published_d3(small_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home of `small_data` after one published run for D3, which most tests start from; each test gets a copy
+    (`_copy`), so the run is paid once per module instead of once per test."""
+    home = _home_from(small_data, tmp_path_factory.mktemp("d3"))
+    with c360_env(home):
+        assert run(D3) == 0
+    return home
+
+
+def _copy(home: Path, tmp_path: Path, name: str = "c360") -> Path:
+    """A copy of a whole home with `cp -a`: the publication's hard links (published.duckdb and its version's file)
+    and the relative `published` symlink stay what they are in the original."""
+    copy = tmp_path / name
+    subprocess.run(["cp", "-a", str(home), str(copy)], check=True)
+    return copy
+
+
 def test_nothing_a_held_back_run_computed_is_published_later(small_data: Path, tmp_path: Path):
     """Held back on D2 (the vip share band fails with a var override), then D3 publishes: every published table
     equals that of a home that never ran D2. The held-back run's fit and states never reach the state store."""
-    seen, never = _home_from(small_data, tmp_path, "seen"), _home_from(small_data, tmp_path, "never")
+    seen = _home_from(small_data, tmp_path, "seen")
     with c360_env(seen):
         assert run(D1) == 0
+    never = _copy(seen, tmp_path, "never")  # the same D1 run, without running it twice
+    with c360_env(seen):
         assert run(D2, tier_vip_top_share=0.3, tier_high_top_share=0.4, tier_medium_top_share=0.6) == 1
         assert run(D3) == 0
     with c360_env(never):
-        assert run(D1) == 0
         assert run(D3) == 0
     assert _all_tables(seen) == _all_tables(never)
     con = published(seen)
@@ -85,12 +104,11 @@ def test_nothing_a_held_back_run_computed_is_published_later(small_data: Path, t
     assert [row["status"] for row in _log(seen)] == ["published", "held_back", "published"]
 
 
-def test_an_older_as_of_date_updates_only_the_history(small_data: Path, tmp_path: Path):
+def test_an_older_as_of_date_updates_only_the_history(published_d3: Path, tmp_path: Path):
     """A backfill of D2 after D3: the current tables stay at D3; history, transitions, the fit histories and the
     backtest gain D2."""
-    home = _home_from(small_data, tmp_path)
+    home = _copy(published_d3, tmp_path)
     with c360_env(home):
-        assert run(D3) == 0
         before = _all_tables(home)
         report_before = (home / "reports" / "latest.html").read_text()
         assert run(D2) == 0
@@ -139,10 +157,8 @@ def test_losing_the_build_database_keeps_the_history(small_data: Path, tmp_path:
     assert _all_tables(home) == before
 
 
-def test_damaged_databases_exit_2_saying_what_to_do(small_data: Path, tmp_path: Path):
-    home = _home_from(small_data, tmp_path)
-    with c360_env(home):
-        assert run(D3) == 0
+def test_damaged_databases_exit_2_saying_what_to_do(published_d3: Path, tmp_path: Path):
+    home = _copy(published_d3, tmp_path)
     build = home / "warehouse" / "build.duckdb"
     with open(build, "r+b") as handle:
         handle.truncate(5000)
@@ -161,12 +177,10 @@ def test_damaged_databases_exit_2_saying_what_to_do(small_data: Path, tmp_path: 
     assert _cli(home, "status").returncode == 0
 
 
-def test_a_model_error_is_the_root_cause_everywhere(small_data: Path, tmp_path: Path):
+def test_a_model_error_is_the_root_cause_everywhere(published_d3: Path, tmp_path: Path):
     """A model that fails is reported as a failure (exit 2) with dbt's error first, in the summary, the
     publication log and the alert; the checks it prevented are 'not run', never 'failed'."""
-    home = _home_from(small_data, tmp_path)
-    with c360_env(home):
-        assert run(D3) == 0
+    home = _copy(published_d3, tmp_path)
     build = duckdb.connect(str(home / "warehouse" / "build.duckdb"))
     build.execute("alter table raw.orders rename column currency to currency_code")
     build.close()
@@ -185,10 +199,8 @@ def test_a_model_error_is_the_root_cause_everywhere(small_data: Path, tmp_path: 
     assert "stg_shop__orders failed" in (home / "logs" / "alerts.log").read_text()
 
 
-def test_a_reader_holding_the_build_database_is_named(small_data: Path, tmp_path: Path):
-    home = _home_from(small_data, tmp_path)
-    with c360_env(home):
-        assert run(D3) == 0
+def test_a_reader_holding_the_build_database_is_named(published_d3: Path, tmp_path: Path):
+    home = _copy(published_d3, tmp_path)
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -224,13 +236,11 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_killed_runs_never_block_later_runs(small_data: Path, tmp_path: Path):
+def test_killed_runs_never_block_later_runs(published_d3: Path, tmp_path: Path):
     """SIGKILL a run, then SIGKILL the next one while it marks the first failed (dead-run recovery): a third run
     completes normally. A run waiting for the build database sleeps (no busy loop), says who holds it, and
     stops on SIGTERM."""
-    home = _home_from(small_data, tmp_path)
-    with c360_env(home):
-        assert run(D3) == 0
+    home = _copy(published_d3, tmp_path)
     first = subprocess.Popen(
         [C360, "run", "--as-of", str(D3)],
         env=_env(home, C360_DBT_REUSE="0"),
@@ -312,10 +322,9 @@ def _dagster_statuses(home: Path) -> dict[str, str]:
             instance.dispose()
 
 
-def test_a_held_back_run_does_not_touch_the_published_files(small_data: Path, tmp_path: Path):
-    home = _home_from(small_data, tmp_path)
+def test_a_held_back_run_does_not_touch_the_published_files(published_d3: Path, tmp_path: Path):
+    home = _copy(published_d3, tmp_path)
     with c360_env(home):
-        assert run(D3) == 0
         version = (home / "published").resolve()
         db = home / "warehouse" / "published.duckdb"
         stamp = (db.stat().st_ino, db.stat().st_mtime_ns)
