@@ -25,12 +25,11 @@ $(TEST_STAMP): $(STAMP)
 	@touch $(TEST_STAMP)
 
 # Two test processes (pytest-xdist), a test file per process at a time: module fixtures build a home once, and
-# most of a pipeline run is one busy Python thread. The files go out longest first (tests/conftest.py orders them;
-# --no-loadscope-reorder keeps that order). TEST_WORKERS=0 runs everything in one process.
+# most of a pipeline run is one busy Python thread. TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

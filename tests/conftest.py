@@ -47,26 +47,3 @@ def fresh_python(tmp_path: Path) -> Callable[[str], subprocess.CompletedProcess[
         return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env)
 
     return run
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Puts the longest test files first for pytest-xdist, which hands out whole files (`--dist loadfile`,
-    Makefile) in the order of this list (with `--no-loadscope-reorder`; by default it would sort the files by their
-    number of tests, which puts the few-but-long pipeline files last). Order: files that use local Spark, then the
-    other end-to-end files (whole pipeline runs, PostgreSQL), then the rest, each group in its collected order. The
-    short files at the end then fill whichever worker finishes first, instead of one worker running a long
-    end-to-end file alone while the other has nothing left."""
-
-    def group(item: pytest.Item) -> int:
-        if item.get_closest_marker("spark"):
-            return 0
-        if item.get_closest_marker("e2e") or item.get_closest_marker("postgres"):
-            return 1
-        return 2
-
-    by_file: dict[str, int] = {}
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        by_file[path] = min(by_file.get(path, 2), group(item))
-    # a stable sort: the order within a group stays as collected
-    items.sort(key=lambda item: by_file[item.nodeid.split("::", 1)[0]])
