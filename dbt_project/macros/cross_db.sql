@@ -241,12 +241,14 @@
 {%- endmacro %}
 
 {% macro default__keyed_incremental_config(unique_key) -%}
-    {{ return({'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': unique_key}) }}
+    {{ return({'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': unique_key,
+               'on_schema_change': 'append_new_columns'}) }}
 {%- endmacro %}
 
 {% macro spark__keyed_incremental_config(unique_key) -%}
     {%- if env_var('C360_SPARK_FILE_FORMAT', 'parquet') in ['delta', 'iceberg', 'hudi'] -%}
-        {{ return({'materialized': 'incremental', 'incremental_strategy': 'merge', 'unique_key': unique_key}) }}
+        {{ return({'materialized': 'incremental', 'incremental_strategy': 'merge', 'unique_key': unique_key,
+                   'on_schema_change': 'append_new_columns'}) }}
     {%- else -%}
         {{ return({'materialized': 'table'}) }}
     {%- endif -%}

@@ -2,9 +2,13 @@
     and a newer updated_at replaces the older one; ties go to the most recently loaded file, then the last line).
 
     In an incremental run only the keys touched by files loaded since the last build are recomputed, from all their
-    raw versions, so the result is the same as a full rebuild (the model must expose _file_id as source_file_id). -#}
-{% macro latest_versions(relation, key) -%}
-    {%- if is_incremental() %}
+    raw versions, so the result is the same as a full rebuild (the model must expose _file_id as source_file_id).
+    That holds only while the rest of the model computes what it computed then: `rules_key` is a hash of the SQL
+    that turns the latest versions into the model's rows (see rules_key below), and when any row of the table was
+    made with another key (a --var such as fx_rates_to_reporting changed, or c360's SQL did), every key is
+    recomputed. -#}
+{% macro latest_versions(relation, key, rules_key) -%}
+    {%- if is_incremental() and c360.built_with_rules(rules_key) %}
     select * from {{ relation }}
     where {{ key }} in (
         select {{ key }} from {{ relation }}
@@ -13,6 +17,28 @@
     {%- else %}
     select * from {{ relation }}
     {%- endif %}
+{%- endmacro %}
+
+{#- The key stored with every row of a keyed incremental model: the md5 of `transform`, the model's SQL after the
+    latest versions are chosen, as rendered for this run (var values, macros and the engine's dialect included). -#}
+{% macro rules_key(transform) -%}
+    {{- return(local_md5(transform | trim)) -}}
+{%- endmacro %}
+
+{#- True when every row of the model's table was made with `rules_key` (false while the table lacks the column:
+    a table built before the column existed is recomputed once). -#}
+{% macro built_with_rules(rules_key) -%}
+    {%- if not execute -%}
+        {{- return(true) -}}
+    {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- if 'rules_key' not in columns -%}
+        {{- return(false) -}}
+    {%- endif -%}
+    {%- set other = run_query(
+        'select count(*) from ' ~ this ~ " where rules_key is null or rules_key <> '" ~ rules_key ~ "'"
+    ) -%}
+    {{- return(other.columns[0].values()[0] == 0) -}}
 {%- endmacro %}
 
 {#- The rows of `candidates` with one row per `key`: the first row of each key by `order_by` (which must say NULLS

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import yaml
 from table_diff import table_differences
 
 from analytics import BgNbdFit, GammaGammaFit, backtest_rows, customer_clv, fit_gamma_gamma
@@ -56,6 +57,7 @@ class Build:
     seconds: dict[str, float]
     rerun_tables: dict[str, pa.Table]
     root: Path
+    restaged: dict[str, Any] | None
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +100,40 @@ def _build(engine: str, root: Path, landing: Path, *, pg_dsn: str | None = None)
         )
         assert rerun.success, rerun.exception
         rerun_tables = {name: eng.wh.query_arrow(f"select * from main.{name}") for name in HISTORY}
+        restaged = _restaged_with_another_eur_rate(eng, root) if engine != "spark" else None
     results = [*outcome.first.result.results, *outcome.second.result.results]
-    return Build(engine, results, outcome.fitted, tables, outcome.seconds, rerun_tables, root)
+    return Build(engine, results, outcome.fitted, tables, outcome.seconds, rerun_tables, root, restaged)
+
+
+def _restaged_with_another_eur_rate(eng, root: Path) -> dict[str, Any]:
+    """The staging models run again on their incremental path (DuckDB and PostgreSQL; Spark's Parquet tables are
+    always rebuilt) with EUR at 2.0: how many EUR orders there are and how many of them have the new rate."""
+    rates = {
+        **yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["fx_rates_to_reporting"]
+    }
+    rates["EUR"] = 2.0
+    result = run_dbt(
+        [
+            "run",
+            "--select",
+            "path:models/staging",
+            "--vars",
+            json.dumps({"as_of_date": AS_OF, "fx_rates_to_reporting": rates}),
+        ],
+        env=eng.env,
+        project_dir=DBT_PROJECT_DIR,
+        target_path=root / "target",
+    )
+    assert result.success, result.exception
+    counts = eng.wh.query_arrow(
+        "select count(*) as eur_orders, "
+        "sum(case when gross_amount_reporting = round(gross_amount * 2.0, 2) then 1 else 0 end) as at_new_rate "
+        "from staging.stg_shop__orders where currency = 'EUR' and gross_amount is not null"
+    ).to_pylist()[0]
+    keys = eng.wh.query_arrow(
+        "select count(distinct rules_key) as n from staging.stg_shop__orders"
+    ).to_pylist()
+    return {**counts, "rules_keys": keys[0]["n"]}
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +191,16 @@ def test_rerunning_a_date_replaces_its_history_rows(build: Build) -> None:
     for name in HISTORY:
         assert build.rerun_tables[name].num_rows == build.tables[name].num_rows > 0
         assert table_differences(build.tables[name], build.rerun_tables[name]) == []
+
+
+@pytest.mark.parametrize("build", ENGINE_BUILDS[:2], indirect=True)
+def test_a_changed_exchange_rate_reaches_every_staged_order(build: Build) -> None:
+    """Staging is incremental by key; a changed rule (here a --var rate) must still recompute every row, not only
+    the orders of new files (macros/latest_versions.sql, rules_key)."""
+    assert build.restaged is not None
+    assert build.restaged["eur_orders"] > 0
+    assert build.restaged["at_new_rate"] == build.restaged["eur_orders"]
+    assert build.restaged["rules_keys"] == 1
 
 
 def _with_value(table: pa.Table, column: str, row: int, value: Any) -> pa.Table:

@@ -10,9 +10,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+import yaml
 from e2e_helpers import AS_OF, c360_env, generate, published_fingerprints, run
 
 from benchmarks.daily_delta import write_daily_delta
+from c360.settings import DBT_PROJECT_DIR
 from publishing.gate import collect_check_results
 
 pytestmark = pytest.mark.e2e
@@ -86,6 +88,31 @@ def _state(home: Path) -> dict[str, str]:
     return {uid.split(".")[-1]: run_id for uid, run_id in rows}
 
 
+def _rules_keys(home: Path) -> dict[str, set[str]]:
+    """The distinct rules_key values of each incremental staging model."""
+    con = _build(home)
+    try:
+        return {
+            model: {key for (key,) in con.sql(f"select distinct rules_key from staging.{model}").fetchall()}
+            for model in ("stg_shop__orders", "stg_crm__contacts", "stg_survey__responses")
+        }
+    finally:
+        con.close()
+
+
+def _took_incremental_path(home: Path, model: str) -> bool:
+    """Whether the model's last build selected only the keys of files loaded since (its compiled SQL in the home's
+    dbt target folder filters the raw table by _file_id)."""
+    compiled = home / "warehouse" / "dbt" / "duckdb" / "compiled" / "c360" / "models" / "staging"
+    (path,) = compiled.glob(f"*/{model}.sql")
+    return "where _file_id >" in path.read_text()
+
+
+def _project_var(name: str) -> dict:
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    return project["vars"][name]
+
+
 def _latest_run_id() -> str:
     with dg.DagsterInstance.get() as instance:
         return instance.get_runs(limit=1)[0].run_id
@@ -137,6 +164,36 @@ def test_next_day_reuses_unchanged_models_with_the_same_results(tmp_path: Path):
         assert set(_state(home).values()) == {_latest_run_id()}
         assert published_fingerprints(home) == with_reuse
 
-        # a changed business rule (a --var) rebuilds everything, the identity chain included
-        assert run(next_day, low_nps_max=5) == 0
+        # a changed business rule (a --var) rebuilds everything, the identity chain included; the incremental
+        # staging models recompute every row their changed rules made (orders: the EUR rate, contacts: the
+        # calling codes, without GB), not only the keys of new files
+        keys_before = _rules_keys(home)
+        assert _took_incremental_path(home, "stg_shop__orders")  # the next day recomputed only touched orders
+        rates = {**_project_var("fx_rates_to_reporting"), "EUR": 2.0}
+        codes = {k: v for k, v in _project_var("country_calling_codes").items() if k != "GB"}
+        assert run(next_day, low_nps_max=5, fx_rates_to_reporting=rates, country_calling_codes=codes) == 0
         assert set(_state(home).values()) == {_latest_run_id()}
+        keys_after = _rules_keys(home)
+        assert all(len(keys) == 1 for keys in keys_after.values()), keys_after
+        assert keys_after["stg_survey__responses"] == keys_before["stg_survey__responses"]
+        assert keys_after["stg_shop__orders"] != keys_before["stg_shop__orders"]
+        assert keys_after["stg_crm__contacts"] != keys_before["stg_crm__contacts"]
+        assert not _took_incremental_path(home, "stg_shop__orders")
+        assert not _took_incremental_path(home, "stg_crm__contacts")
+        assert _took_incremental_path(home, "stg_survey__responses")
+        con = _build(home)
+        try:
+            eur = con.sql(
+                "select count(*), count(*) filter (where gross_amount_reporting = round(gross_amount * 2.0, 2)) "
+                "from staging.stg_shop__orders where currency = 'EUR' and gross_amount is not null"
+            ).fetchone()
+            # GB contacts whose phone was written as a national number: no known calling code any more
+            gb_national = con.sql(
+                "select count(*), count(s.phone_e164) from staging.stg_crm__contacts s "
+                "join raw.contacts r on r._file_id = s.source_file_id and r._source_line = s.source_line "
+                "where s.country = 'GB' and not (trim(r.phone) like '+%' or trim(r.phone) like '00%')"
+            ).fetchone()
+        finally:
+            con.close()
+        assert eur[0] > 0 and eur[1] == eur[0], eur
+        assert gb_national[0] > 0 and gb_national[1] == 0, gb_national

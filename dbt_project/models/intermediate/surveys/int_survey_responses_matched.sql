@@ -5,7 +5,23 @@
 with
 
 responses as (
-    select * from {{ ref('stg_survey__responses') }}
+    select
+        response_id,
+        survey_name,
+        submitted_at,
+        submitted_date,
+        respondent_email,
+        contact_id,
+        nps_score,
+        csat_product,
+        csat_service,
+        csat_price,
+        is_complaint,
+        complaint_category,
+        comment,
+        source_file_id,
+        source_line
+    from {{ ref('stg_survey__responses') }}
 ),
 
 contacts as (

@@ -2,13 +2,10 @@
 -- One row per order: the latest delivered version of each order_id (newest updated_at, then the most recently
 -- loaded file, then the last line), normalized and converted to the reporting currency.
 -- Incremental: a daily run recomputes only the orders touched by files loaded since the last build (from all their
--- raw versions), so re-deliveries and late updates are merged without re-deduplicating all history.
-with
-
-candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used, never copied
-    {{ latest_versions(source('shop', 'orders'), 'order_id') }}
-),
-
+-- raw versions), so re-deliveries and late updates are merged without re-deduplicating all history; when the rules
+-- changed (rules_key: a --var such as fx_rates_to_reporting, or this SQL), every order is recomputed.
+{#- Everything after the choice of the latest versions; its hash (rules_key) is stored with every row. -#}
+{%- set transform %}
 latest_version as (
     {{ deduplicated('candidates', 'order_id', 'coalesce(updated_at, order_ts) desc nulls last, _file_id desc nulls last, _source_line desc nulls last') }}
 ),
@@ -53,5 +50,17 @@ final as (
         end as profit
     from normalized
 )
+{%- endset %}
 
-select * from final
+with
+
+candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used, never copied
+    {{ latest_versions(source('shop', 'orders'), 'order_id', c360.rules_key(transform)) }}
+),
+
+{{ transform }}
+
+select
+    *,
+    '{{ c360.rules_key(transform) }}' as rules_key
+from final

@@ -1,11 +1,7 @@
 {{ config(**c360.keyed_incremental_config('response_id')) }}
 -- One row per response_id (the last delivered version), e-mail normalized.
-with
-
-candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used, never copied
-    {{ latest_versions(source('survey', 'survey_responses'), 'response_id') }}
-),
-
+{#- Everything after the choice of the latest versions; its hash (rules_key) is stored with every row. -#}
+{%- set transform %}
 latest_version as (
     {{ deduplicated('candidates', 'response_id', '_file_id desc nulls last, _source_line desc nulls last') }}
 ),
@@ -29,5 +25,17 @@ final as (
         _source_line as source_line
     from latest_version
 )
+{%- endset %}
 
-select * from final
+with
+
+candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used, never copied
+    {{ latest_versions(source('survey', 'survey_responses'), 'response_id', c360.rules_key(transform)) }}
+),
+
+{{ transform }}
+
+select
+    *,
+    '{{ c360.rules_key(transform) }}' as rules_key
+from final
