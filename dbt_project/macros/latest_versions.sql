@@ -19,6 +19,23 @@
     {%- endif %}
 {%- endmacro %}
 
+{#- A keyed incremental staging model: `candidates` (the latest_versions of `relation` by `key`), then `transform`,
+    CTEs that end in one named final, whose rows are the model's, with rules_key (the hash of `transform`) added. -#}
+{% macro staged_latest_versions(relation, key, transform) -%}
+with
+
+candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used, never copied
+    {{ c360.latest_versions(relation, key, c360.rules_key(transform)) }}
+),
+
+{{ transform }}
+
+select
+    *,
+    '{{ c360.rules_key(transform) }}' as rules_key
+from final
+{%- endmacro %}
+
 {#- The key stored with every row of a keyed incremental model: the md5 of `transform`, the model's SQL after the
     latest versions are chosen, as rendered for this run (var values, macros and the engine's dialect included). -#}
 {% macro rules_key(transform) -%}

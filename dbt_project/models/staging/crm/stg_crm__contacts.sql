@@ -1,6 +1,6 @@
 {{ config(**c360.keyed_incremental_config('contact_id')) }}
 -- One row per contact_id (latest updated_at wins), with normalized e-mail and E.164 phone.
-{#- Everything after the choice of the latest versions; its hash (rules_key) is stored with every row. -#}
+{#- Everything after the choice of the latest versions (the CTE candidates); its hash is stored as rules_key. -#}
 {%- set transform %}
 latest_version as (
     {{ deduplicated('candidates', 'contact_id', 'updated_at desc nulls last, _file_id desc nulls last, _source_line desc nulls last') }}
@@ -39,15 +39,4 @@ final as (
 )
 {%- endset %}
 
-with
-
-candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used, never copied
-    {{ latest_versions(source('crm', 'contacts'), 'contact_id', c360.rules_key(transform)) }}
-),
-
-{{ transform }}
-
-select
-    *,
-    '{{ c360.rules_key(transform) }}' as rules_key
-from final
+{{ staged_latest_versions(source('crm', 'contacts'), 'contact_id', transform) }}

@@ -4,7 +4,7 @@
 -- Incremental: a daily run recomputes only the orders touched by files loaded since the last build (from all their
 -- raw versions), so re-deliveries and late updates are merged without re-deduplicating all history; when the rules
 -- changed (rules_key: a --var such as fx_rates_to_reporting, or this SQL), every order is recomputed.
-{#- Everything after the choice of the latest versions; its hash (rules_key) is stored with every row. -#}
+{#- Everything after the choice of the latest versions (the CTE candidates); its hash is stored as rules_key. -#}
 {%- set transform %}
 latest_version as (
     {{ deduplicated('candidates', 'order_id', 'coalesce(updated_at, order_ts) desc nulls last, _file_id desc nulls last, _source_line desc nulls last') }}
@@ -52,15 +52,4 @@ final as (
 )
 {%- endset %}
 
-with
-
-candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used, never copied
-    {{ latest_versions(source('shop', 'orders'), 'order_id', c360.rules_key(transform)) }}
-),
-
-{{ transform }}
-
-select
-    *,
-    '{{ c360.rules_key(transform) }}' as rules_key
-from final
+{{ staged_latest_versions(source('shop', 'orders'), 'order_id', transform) }}

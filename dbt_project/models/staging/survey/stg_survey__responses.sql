@@ -1,6 +1,6 @@
 {{ config(**c360.keyed_incremental_config('response_id')) }}
 -- One row per response_id (the last delivered version), e-mail normalized.
-{#- Everything after the choice of the latest versions; its hash (rules_key) is stored with every row. -#}
+{#- Everything after the choice of the latest versions (the CTE candidates); its hash is stored as rules_key. -#}
 {%- set transform %}
 latest_version as (
     {{ deduplicated('candidates', 'response_id', '_file_id desc nulls last, _source_line desc nulls last') }}
@@ -27,15 +27,4 @@ final as (
 )
 {%- endset %}
 
-with
-
-candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used, never copied
-    {{ latest_versions(source('survey', 'survey_responses'), 'response_id', c360.rules_key(transform)) }}
-),
-
-{{ transform }}
-
-select
-    *,
-    '{{ c360.rules_key(transform) }}' as rules_key
-from final
+{{ staged_latest_versions(source('survey', 'survey_responses'), 'response_id', transform) }}
