@@ -7,6 +7,8 @@
 -- - known cost: net revenue and profit of the completed orders whose cost is known (the customer's own margin);
 -- - calibration: the same summary as it was at the calibration end, backtest_holdout_days before the as-of date
 --   (null for customers whose first purchase came later), and what they bought in the holdout period after it.
+-- One pass over the completed orders: a day's spend summed per order gives the same totals, and a purchase day
+-- is counted at its first order (no earlier order of the customer on that day).
 with
 
 orders as (
@@ -14,7 +16,11 @@ orders as (
         customer_id,
         order_date,
         net_revenue,
-        profit
+        profit,
+        coalesce(
+            lag(order_date) over (partition by customer_id order by order_date nulls last) < order_date, true
+        ) as starts_purchase_day,
+        first_value(order_date) over (partition by customer_id order by order_date nulls last) as first_order_date
     from {{ ref('stg_shop__orders') }}
     where is_completed and order_date <= {{ as_of_date() }}
 ),
@@ -30,38 +36,21 @@ histories as (
     where lifetime_orders > 0
 ),
 
-purchase_days as (
-    select
-        orders.customer_id,
-        orders.order_date,
-        histories.first_order_date,
-        sum(orders.net_revenue) as day_net_revenue
-    from orders
-    inner join histories on orders.customer_id = histories.customer_id
-    group by orders.customer_id, orders.order_date, histories.first_order_date
-),
-
 {%- set calibration_end = as_of_minus(var('backtest_holdout_days')) %}
 
 per_customer as (
     select
         customer_id,
-        coalesce(sum(case when order_date > first_order_date then day_net_revenue end), 0) as repeat_net_revenue,
-        count(case when order_date <= {{ calibration_end }} then 1 end) as calibration_purchase_days,
+        coalesce(sum(case when order_date > first_order_date then net_revenue end), 0) as repeat_net_revenue,
+        count(case when starts_purchase_day and order_date <= {{ calibration_end }} then 1 end)
+            as calibration_purchase_days,
         max(case when order_date <= {{ calibration_end }} then order_date end) as calibration_last_order_date,
         coalesce(sum(case
-            when order_date <= {{ calibration_end }} and order_date > first_order_date then day_net_revenue
+            when order_date <= {{ calibration_end }} and order_date > first_order_date then net_revenue
         end), 0) as calibration_repeat_net_revenue,
-        count(case when order_date > {{ calibration_end }} then 1 end) as holdout_purchase_days,
-        coalesce(sum(case when order_date > {{ calibration_end }} then day_net_revenue end), 0)
-            as holdout_net_revenue
-    from purchase_days
-    group by customer_id
-),
-
-known_cost as (
-    select
-        customer_id,
+        count(case when starts_purchase_day and order_date > {{ calibration_end }} then 1 end)
+            as holdout_purchase_days,
+        coalesce(sum(case when order_date > {{ calibration_end }} then net_revenue end), 0) as holdout_net_revenue,
         sum(case when profit is not null then net_revenue end) as known_cost_net_revenue,
         sum(profit) as known_cost_profit
     from orders
@@ -75,8 +64,8 @@ final as (
         histories.bgnbd_recency_days as recency_days,
         histories.bgnbd_age_days as age_days,
         per_customer.repeat_net_revenue,
-        known_cost.known_cost_net_revenue,
-        known_cost.known_cost_profit,
+        per_customer.known_cost_net_revenue,
+        per_customer.known_cost_profit,
         {{ calibration_end }} as calibration_end_date,
         case when per_customer.calibration_purchase_days > 0
             then per_customer.calibration_purchase_days - 1 end as calibration_frequency,
@@ -94,7 +83,6 @@ final as (
             then per_customer.holdout_net_revenue end as holdout_net_revenue
     from histories
     inner join per_customer on histories.customer_id = per_customer.customer_id
-    inner join known_cost on histories.customer_id = known_cost.customer_id
 )
 
 select * from final
