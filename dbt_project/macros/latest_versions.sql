@@ -22,17 +22,18 @@
 {#- A keyed incremental staging model: `candidates` (the latest_versions of `relation` by `key`), then `transform`,
     CTEs that end in one named final, whose rows are the model's, with rules_key (the hash of `transform`) added. -#}
 {% macro staged_latest_versions(relation, key, transform) -%}
+{%- set rules = c360.rules_key(transform) -%}
 with
 
 candidates as {{ c360.cte_not_materialized() }} (  -- scanned where used, never copied
-    {{ c360.latest_versions(relation, key, c360.rules_key(transform)) }}
+    {{ c360.latest_versions(relation, key, rules) }}
 ),
 
 {{ transform }}
 
 select
     *,
-    '{{ c360.rules_key(transform) }}' as rules_key
+    '{{ rules }}' as rules_key
 from final
 {%- endmacro %}
 
