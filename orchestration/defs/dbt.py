@@ -280,8 +280,11 @@ def _build(
         details = failure_details(
             build, manifest, lambda sql: list(wh.query(sql).itertuples(index=False, name=None))
         )
-    yield from check_results(build, manifest, keys_by_test, selected_checks, details)
+    # Materializations first: Dagster ties each check evaluation to the latest materialization of its asset
+    # partition at the time it is stored, so the UI shows this run's checks on this run's tables (checks first
+    # would attach them to the previous run's materialization).
     yield from _record_and_materialize(context, build_db, manifest, translator, build, reuse)
+    yield from check_results(build, manifest, keys_by_test, selected_checks, details)
     if build.failed_models:
         _raise_model_failure(build, keys_by_test)
     skipped = [n.name for n in build.models("skipped")]

@@ -95,6 +95,39 @@ def test_same_as_of_date_twice_gives_identical_published_tables(demo_home: Path)
     assert len(checks) == 2 and checks[0] == checks[1]
 
 
+def test_each_check_evaluation_is_tied_to_the_materialization_it_checked(demo_home: Path):
+    """In the UI a check result belongs to a materialization: Dagster ties it to the latest materialization of
+    its asset partition when the result is stored. Every check of the last run on an asset that run materialized
+    must point at that run's materialization, not at an earlier run's."""
+    import dagster as dg
+
+    with c360_env(demo_home):
+        instance = dg.DagsterInstance.get()
+        try:
+            run_id = instance.get_runs(limit=1)[0].run_id
+
+            def events(event_type):
+                records = instance.get_records_for_run(
+                    run_id=run_id, of_type=event_type, limit=100_000
+                ).records
+                return [r.event_log_entry.dagster_event for r in records]
+
+            materialized = {e.asset_key for e in events(dg.DagsterEventType.ASSET_MATERIALIZATION)}
+            evaluations = [
+                e.asset_check_evaluation_data for e in events(dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+            ]
+        finally:
+            instance.dispose()
+    on_materialized = [e for e in evaluations if e.asset_key in materialized]
+    assert len(on_materialized) > 100, "the run should check the tables it built"
+    elsewhere = sorted(
+        f"{e.asset_key.to_user_string()}:{e.check_name}"
+        for e in on_materialized
+        if e.target_materialization_data is None or e.target_materialization_data.run_id != run_id
+    )
+    assert not elsewhere, f"{len(elsewhere)} checks tied to another run's materialization: {elsewhere[:5]}"
+
+
 def test_dbt_unit_tests_pass_against_the_built_database(demo_home: Path, tmp_path: Path):
     """The YAML unit tests of every business rule (ties, thresholds, empty windows, refunds, missing cost...)."""
     dbt = Path(sys.executable).with_name("dbt")
