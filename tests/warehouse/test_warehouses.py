@@ -58,6 +58,13 @@ def _spark(schema: str, root: Path) -> Iterator[Warehouse]:
         wh.execute(f"drop database if exists {schema} cascade")
 
 
+@pytest.fixture(scope="session")
+def spark_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this process's Spark session keeps its tables and metastore, if these tests start it: a folder that
+    lives as long as the session (a test's own tmp_path is deleted when the test passes)."""
+    return tmp_path_factory.mktemp("spark") / "spark"
+
+
 @pytest.fixture(params=["duckdb", "postgres", "spark"])
 def wh_and_schema(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Warehouse, str]]:
     schema = f"wh_test_{uuid.uuid4().hex[:8]}"
@@ -68,7 +75,7 @@ def wh_and_schema(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tu
     elif request.param == "postgres":
         yield from ((wh, schema) for wh in _pg(schema))
     else:
-        yield from ((wh, schema) for wh in _spark(schema, tmp_path / "spark"))
+        yield from ((wh, schema) for wh in _spark(schema, request.getfixturevalue("spark_root")))
 
 
 def test_a_written_table_reads_back_with_its_types_and_values(wh_and_schema: tuple[Warehouse, str]) -> None:
