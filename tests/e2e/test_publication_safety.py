@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -106,10 +106,23 @@ def _kill_at(home: Path, phase: str) -> None:
     assert process.returncode == -signal.SIGKILL
 
 
+def _published_as_of(home: Path) -> date:
+    """The as-of date of the latest publication of the home."""
+    con = published(home)
+    try:
+        return con.sql(
+            "select as_of_date from publication_log where status = 'published' order by logged_at desc limit 1"
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
 @pytest.mark.parametrize("phase", ["ingestion", "dbt", "checks", "publication"])
 def test_sigkill_leaves_the_previous_publication_intact(published_home: Path, phase: str):
-    with c360_env(published_home):
-        assert run(AS_OF) == 0
+    # each case ends with AS_OF published: only a home that is not there yet needs a run first
+    if _published_as_of(published_home) != AS_OF:
+        with c360_env(published_home):
+            assert run(AS_OF) == 0
     before = published_fingerprints(published_home)
     _kill_at(published_home, phase)
     # readable right away, without recovery, and unchanged
