@@ -14,7 +14,8 @@ A version is written in three steps, only the first of which depends on the engi
 1. each table is exported from the warehouse to the version's `parquet/<table>.parquet` (DuckDB's COPY, or a
    Spark write coalesced into one file), and the run's state rows to `state/` (publishing/state.py);
 2. the version's `published.duckdb` is built from those Parquet files, with the tables' and columns'
-   descriptions, so the DuckDB file and the Parquet files hold the same rows whatever the engine;
+   descriptions, so the DuckDB file and the Parquet files hold the same rows whatever the engine (each table as
+   soon as its Parquet file is written, in a second thread, while the next table is exported);
 3. the publication log is added to both.
 """
 
@@ -24,6 +25,7 @@ import fcntl
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -118,8 +120,7 @@ def publish(
             state_store.stage(
                 warehouse, previous, staged, state_tables, as_of, file_mode=settings.published_file_mode
             )
-            _export_tables(warehouse, settings, staged, previous, tables, full=full)
-            row_counts = _build_duckdb_file(staged, tables)
+            row_counts = _write_tables(warehouse, settings, staged, previous, tables, full=full)
             current_as_of = as_of if full else last["as_of_date"]
             message = (
                 f"published {len(tables)} tables for as-of date {as_of}"
@@ -148,7 +149,7 @@ def publish(
     return Publication(entry=entry, version=final, full=full, current_as_of=current_as_of)
 
 
-def _export_tables(
+def _write_tables(
     wh: Warehouse,
     settings: Settings,
     staged: Path,
@@ -156,40 +157,58 @@ def _export_tables(
     tables: Sequence[TableSpec],
     *,
     full: bool,
-) -> None:
-    """The version's Parquet files. Tables come from the warehouse, except the snapshot tables of a history-only
-    publication, which are those of the version in place."""
+) -> dict[str, int]:
+    """The version's Parquet files, and its DuckDB file built from them; returns the rows per table.
+
+    Each table goes to Parquet first: from the warehouse, except the snapshot tables of a history-only publication,
+    which are those of the version in place. A second thread copies each finished Parquet file into the DuckDB
+    file while the next table is exported (DuckDB works outside the GIL), so the two writes overlap."""
     parquet = staged / versions.PARQUET
-    for table in tables:
-        target = parquet / f"{table.name}.parquet"
-        if not full and not table.history:
-            assert previous is not None
-            state_store.link_or_copy(previous / versions.PARQUET / f"{table.name}.parquet", target)
-        else:
-            wh.export_parquet(f"select * from main.{table.name}", target)
-            os.chmod(target, settings.published_file_mode)
+    with _DuckDBFile(staged / versions.DUCKDB) as duck, ThreadPoolExecutor(1, "c360-publish") as pool:
+        pending = []
+        try:
+            for table in tables:
+                for done in (future for future in pending if future.done()):
+                    done.result()  # a table that failed in the DuckDB file stops the export early
+                target = parquet / f"{table.name}.parquet"
+                if not full and not table.history:
+                    assert previous is not None
+                    state_store.link_or_copy(previous / versions.PARQUET / f"{table.name}.parquet", target)
+                else:
+                    wh.export_parquet(f"select * from main.{table.name}", target)
+                    os.chmod(target, settings.published_file_mode)
+                pending.append(pool.submit(duck.add, table, target))
+            return {table.name: future.result() for table, future in zip(tables, pending, strict=True)}
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
 
 
-def _build_duckdb_file(staged: Path, tables: Sequence[TableSpec]) -> dict[str, int]:
-    """The version's DuckDB file from its Parquet files, with the descriptions; returns the rows per table."""
-    db_path = staged / versions.DUCKDB
-    con = duckdb.connect()
-    con.execute(f"attach {_lit(str(db_path))} as pub (storage_version {_lit(STORAGE_VERSION)})")
-    row_counts: dict[str, int] = {}
-    try:
-        for table in tables:
-            source = staged / versions.PARQUET / f"{table.name}.parquet"
-            con.execute(
-                f"create table pub.main.{_ident(table.name)} as select * from read_parquet({_lit(str(source))})"
-            )
-            _comment(con, table)
-            row_counts[table.name] = con.execute(
-                f"select count(*) from pub.main.{_ident(table.name)}"
-            ).fetchone()[0]
-    finally:
-        con.execute("detach pub")
-        con.close()
-    return row_counts
+class _DuckDBFile:
+    """The version's DuckDB file, one table at a time from its Parquet file, with the descriptions."""
+
+    def __init__(self, path: Path) -> None:
+        self.con = duckdb.connect()
+        # One thread: DuckDB writes each table straight into the file in order. With two, each thread writes its
+        # own row groups and the detach merges and compresses them again: on the tables of 4M orders that took
+        # 6.3 s (10 s of CPU) against 4.3 s (4.3 s of CPU), and the file came out 87 MB against 67 MB.
+        self.con.execute("set threads = 1")
+        self.con.execute(f"attach {_lit(str(path))} as pub (storage_version {_lit(STORAGE_VERSION)})")
+
+    def add(self, table: TableSpec, source: Path) -> int:
+        relation = f"pub.main.{_ident(table.name)}"
+        self.con.execute(f"create table {relation} as select * from read_parquet({_lit(str(source))})")
+        _comment(self.con, table)
+        return self.con.execute(f"select count(*) from {relation}").fetchone()[0]  # type: ignore[index]
+
+    def __enter__(self) -> _DuckDBFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.con.execute("detach pub")
+        finally:
+            self.con.close()
 
 
 def _comment(con: duckdb.DuckDBPyConnection, table: TableSpec) -> None:
