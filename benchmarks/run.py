@@ -396,9 +396,8 @@ def delta_loaded(build_db: Path, file_name: str) -> bool:
     con = duckdb.connect(str(build_db), read_only=True)
     try:
         row = con.execute(
-            "select count(*) from raw.ingestion_log where source = 'orders' and status = 'loaded' "
-            "and (file = ? or file like ?)",
-            [file_name, f"%/{file_name}"],
+            "select count(*) from raw.ingestion_log where source = 'orders' and status = 'loaded' and file = ?",
+            [f"orders/{file_name}"],  # the log names files relative to the landing zone
         ).fetchone()
     finally:
         con.close()
