@@ -4,10 +4,15 @@
     as_of_date when dbt is run by hand. It is read only when dbt executes (`execute`), never while parsing, so a
     new date does not invalidate dbt's partial parse: every model would otherwise be re-parsed each day. -#}
 {% macro as_of_date() -%}
+    cast('{{ as_of_date_text() }}' as date)
+{%- endmacro %}
+
+{#- The as-of date as text (YYYY-MM-DD), for macros that compute with it in Jinja. -#}
+{% macro as_of_date_text() -%}
     {%- if execute -%}
-        cast('{{ env_var("C360_AS_OF_DATE", var("as_of_date")) }}' as date)
+        {{- env_var("C360_AS_OF_DATE", var("as_of_date")) -}}
     {%- else -%}
-        cast('{{ var("as_of_date") }}' as date)
+        {{- var("as_of_date") -}}
     {%- endif -%}
 {%- endmacro %}
 

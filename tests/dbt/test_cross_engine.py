@@ -22,15 +22,13 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import yaml
+from raw_data import ingested_demo
 from table_diff import table_differences
 
 from analytics import BgNbdFit, GammaGammaFit, backtest_rows, customer_clv, fit_gamma_gamma
 from analytics.bgnbd import fit_bgnbd, p_alive
 from c360.settings import DBT_PROJECT_DIR
-from demo.generator import generate_demo_data
-from ingestion.loader import SOURCES, ingest_source
 from orchestration.fits import FitSettings, run_fit_steps
-from warehouse import connect
 from warehouse.engines import built_from_raw, open_engine, run_dbt
 
 ORDERS = int(os.environ.get("C360_CROSS_ENGINE_ORDERS", "100000"))
@@ -63,17 +61,9 @@ class Build:
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo landing files ingested into a DuckDB file by the DuckDB ingestion (raw.orders, ...)."""
-    home = tmp_path_factory.mktemp("landing")
-    generate_demo_data(home, orders=ORDERS, seed=7, as_of=date.fromisoformat(AS_OF))
-    path = home / "landing.duckdb"
-    con = connect(path)
-    try:
-        for source in SOURCES:
-            result = ingest_source(con, source, home / "landing")
-            assert not result.failed_files
-    finally:
-        con.close()
-    return path
+    return ingested_demo(
+        tmp_path_factory.mktemp("landing"), orders=ORDERS, seed=7, as_of=date.fromisoformat(AS_OF)
+    )
 
 
 def _build(engine: str, root: Path, landing: Path, *, pg_dsn: str | None = None) -> Build:

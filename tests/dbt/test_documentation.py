@@ -18,14 +18,12 @@ from typing import Any
 
 import pytest
 import yaml
+from raw_data import ingested_demo
 
 from c360.settings import DBT_PROJECT_DIR
-from demo.generator import MIN_ORDERS, generate_demo_data
-from ingestion.contracts import SOURCES
-from ingestion.loader import ingest_source
+from demo.generator import MIN_ORDERS
 from orchestration.dbt_runner import prepare_manifest
 from orchestration.fits import FitSettings, run_fit_steps
-from warehouse import connect
 from warehouse.engines import built_from_raw
 
 AS_OF = "2026-06-30"
@@ -150,14 +148,7 @@ def manifest() -> dict[str, Any]:
 def built_columns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[str]]]:
     """The columns of every model as dbt builds them (DuckDB, the smallest demo data set, no tests run)."""
     root = tmp_path_factory.mktemp("documentation")
-    generate_demo_data(root, orders=MIN_ORDERS, seed=3, as_of=date.fromisoformat(AS_OF))
-    raw = root / "landing.duckdb"  # not raw.duckdb: the catalog would shadow the schema raw
-    con = connect(raw)
-    try:
-        for source in SOURCES:
-            assert not ingest_source(con, source, root / "landing").failed_files
-    finally:
-        con.close()
+    raw = ingested_demo(root, orders=MIN_ORDERS, seed=3, as_of=date.fromisoformat(AS_OF))
     with built_from_raw(
         "duckdb",
         root / "engine",

@@ -7,23 +7,9 @@
 -- - known cost: net revenue and profit of the completed orders whose cost is known (the customer's own margin);
 -- - calibration: the same summary as it was at the calibration end, backtest_holdout_days before the as-of date
 --   (null for customers whose first purchase came later), and what they bought in the holdout period after it.
--- One pass over the completed orders: a day's spend summed per order gives the same totals, and a purchase day
--- is counted at its first order (no earlier order of the customer on that day).
+-- The sums come from int_customer_order_totals (one pass over the orders, kept incrementally).
+{%- set calibration_end = as_of_minus(var('backtest_holdout_days')) %}
 with
-
-orders as (
-    select
-        customer_id,
-        order_date,
-        net_revenue,
-        profit,
-        coalesce(
-            lag(order_date) over (partition by customer_id order by order_date nulls last) < order_date, true
-        ) as starts_purchase_day,
-        first_value(order_date) over (partition by customer_id order by order_date nulls last) as first_order_date
-    from {{ ref('stg_shop__orders') }}
-    where is_completed and order_date <= {{ as_of_date() }}
-),
 
 histories as (
     select
@@ -36,25 +22,19 @@ histories as (
     where lifetime_orders > 0
 ),
 
-{%- set calibration_end = as_of_minus(var('backtest_holdout_days')) %}
-
-per_customer as (
+totals as (
     select
         customer_id,
-        coalesce(sum(case when order_date > first_order_date then net_revenue end), 0) as repeat_net_revenue,
-        count(case when starts_purchase_day and order_date <= {{ calibration_end }} then 1 end)
-            as calibration_purchase_days,
-        max(case when order_date <= {{ calibration_end }} then order_date end) as calibration_last_order_date,
-        coalesce(sum(case
-            when order_date <= {{ calibration_end }} and order_date > first_order_date then net_revenue
-        end), 0) as calibration_repeat_net_revenue,
-        count(case when starts_purchase_day and order_date > {{ calibration_end }} then 1 end)
-            as holdout_purchase_days,
-        coalesce(sum(case when order_date > {{ calibration_end }} then net_revenue end), 0) as holdout_net_revenue,
-        sum(case when profit is not null then net_revenue end) as known_cost_net_revenue,
-        sum(profit) as known_cost_profit
-    from orders
-    group by customer_id
+        repeat_net_revenue,
+        known_cost_net_revenue,
+        lifetime_profit as known_cost_profit,  -- profit is only known on completed orders with a cost
+        calibration_purchase_days,
+        calibration_last_order_date,
+        calibration_repeat_net_revenue,
+        holdout_purchase_days,
+        holdout_net_revenue
+    from {{ ref('int_customer_order_totals') }}
+    where lifetime_orders > 0
 ),
 
 final as (
@@ -63,26 +43,26 @@ final as (
         histories.bgnbd_frequency as frequency,
         histories.bgnbd_recency_days as recency_days,
         histories.bgnbd_age_days as age_days,
-        per_customer.repeat_net_revenue,
-        per_customer.known_cost_net_revenue,
-        per_customer.known_cost_profit,
+        totals.repeat_net_revenue,
+        totals.known_cost_net_revenue,
+        totals.known_cost_profit,
         {{ calibration_end }} as calibration_end_date,
-        case when per_customer.calibration_purchase_days > 0
-            then per_customer.calibration_purchase_days - 1 end as calibration_frequency,
-        case when per_customer.calibration_purchase_days > 0
-            then {{ dbt.datediff('histories.first_order_date', 'per_customer.calibration_last_order_date', 'day') }}
+        case when totals.calibration_purchase_days > 0
+            then totals.calibration_purchase_days - 1 end as calibration_frequency,
+        case when totals.calibration_purchase_days > 0
+            then {{ dbt.datediff('histories.first_order_date', 'totals.calibration_last_order_date', 'day') }}
         end as calibration_recency_days,
-        case when per_customer.calibration_purchase_days > 0
+        case when totals.calibration_purchase_days > 0
             then {{ dbt.datediff('histories.first_order_date', calibration_end, 'day') }}
         end as calibration_age_days,
-        case when per_customer.calibration_purchase_days > 0
-            then per_customer.calibration_repeat_net_revenue end as calibration_repeat_net_revenue,
-        case when per_customer.calibration_purchase_days > 0
-            then per_customer.holdout_purchase_days end as holdout_purchase_days,
-        case when per_customer.calibration_purchase_days > 0
-            then per_customer.holdout_net_revenue end as holdout_net_revenue
+        case when totals.calibration_purchase_days > 0
+            then totals.calibration_repeat_net_revenue end as calibration_repeat_net_revenue,
+        case when totals.calibration_purchase_days > 0
+            then totals.holdout_purchase_days end as holdout_purchase_days,
+        case when totals.calibration_purchase_days > 0
+            then totals.holdout_net_revenue end as holdout_net_revenue
     from histories
-    inner join per_customer on histories.customer_id = per_customer.customer_id
+    inner join totals on histories.customer_id = totals.customer_id
 )
 
 select * from final
