@@ -119,6 +119,14 @@ order_rows as {{ c360.cte_not_materialized() }} (
 
 {{ transform }},
 
+-- what the next run compares with (macros/customer_state.sql)
+orders_seen as (
+    select
+        max(source_file_id) as orders_file_id,
+        max(rules_key) as orders_rules_key
+    from {{ orders_relation }}
+),
+
 {% if is_incremental() -%}
 -- every customer recomputed gets a row (all_orders null when no order is left), replacing the one in the table
 customers as (
@@ -139,14 +147,15 @@ final as (
         aggregated.{{ column }},
         {%- endfor %}
         {{ as_of_date() }} as built_as_of,
-        (select max(source_file_id) from {{ orders_relation }}) as orders_file_id,
-        (select max(rules_key) from {{ orders_relation }}) as orders_rules_key
+        orders_seen.orders_file_id,
+        orders_seen.orders_rules_key
     from
         {% if is_incremental() -%}
         customers left join aggregated on customers.customer_id = aggregated.customer_id
         {%- else -%}
         aggregated
         {%- endif %}
+    cross join orders_seen
 )
 
 select
