@@ -23,31 +23,31 @@
     {%- if not (execute and is_incremental()) -%}
         {{- return(none) -}}
     {%- endif -%}
+    {%- if not c360.built_with_rules(rules_key) -%}  {#- every row made with these rules (macros/latest_versions.sql) -#}
+        {{- return(none) -}}
+    {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- for needed in ['rules_key', 'built_as_of', 'orders_file_id', 'orders_rules_key'] -%}
+    {%- for needed in ['built_as_of', 'orders_file_id', 'orders_rules_key'] -%}
         {%- if needed not in columns -%}
             {{- return(none) -}}
         {%- endif -%}
     {%- endfor -%}
     {%- set mine = run_query(
-        "select count(*), count(case when rules_key is null or rules_key <> '" ~ rules_key ~ "' then 1 end), "
-        ~ "max(built_as_of), max(orders_file_id), min(orders_rules_key), max(orders_rules_key) from " ~ this
+        "select max(built_as_of), max(orders_file_id), min(orders_rules_key), max(orders_rules_key) from " ~ this
     ).rows[0] -%}
-    {%- set orders = run_query(
-        "select min(rules_key), max(rules_key) from " ~ orders_relation
-    ).rows[0] -%}
-    {%- if mine[0] == 0 or mine[1] != 0 or mine[2] is none or mine[3] is none -%}
+    {%- set orders = run_query("select min(rules_key), max(rules_key) from " ~ orders_relation).rows[0] -%}
+    {%- if mine[0] is none or mine[1] is none -%}  {#- an empty table -#}
         {{- return(none) -}}
     {%- endif -%}
-    {%- if mine[4] != mine[5] or orders[0] != orders[1] or mine[4] != orders[0] -%}
+    {%- if mine[2] != mine[3] or orders[0] != orders[1] or mine[2] != orders[0] -%}
         {{- return(none) -}}
     {%- endif -%}
-    {%- set since = modules.datetime.date.fromisoformat((mine[2] | string)[:10]) -%}
+    {%- set since = modules.datetime.date.fromisoformat((mine[0] | string)[:10]) -%}
     {%- set step = (modules.datetime.date.fromisoformat(as_of_date_text()) - since).days -%}
     {%- if step < 0 or step > max_step_days -%}
         {{- return(none) -}}
     {%- endif -%}
-    {{- return({'since': since, 'file_id': mine[3] | int}) -}}
+    {{- return({'since': since, 'file_id': mine[1] | int}) -}}
 {%- endmacro %}
 
 {#- The customers whose totals may differ between `since` and the run's as-of date (see the top of this file):
