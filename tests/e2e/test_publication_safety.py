@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -74,6 +75,13 @@ PHASES = {
 }
 
 
+def _read_until(process: subprocess.Popen, phase: str) -> None:
+    for line in process.stdout:
+        if PHASES[phase].search(line):
+            return
+    raise AssertionError(f"the run ended before reaching {phase}")
+
+
 def _kill_at(home: Path, phase: str) -> None:
     # the same day again would reuse every dbt model (orchestration/dbt_reuse.py): rebuild them, so that there is
     # a dbt phase to kill; the re-run after the kill has reuse on and must not reuse what the kill interrupted
@@ -85,21 +93,19 @@ def _kill_at(home: Path, phase: str) -> None:
         text=True,
     )
     try:
+        # the checks come just before the publication: read the output up to them in every case
+        _read_until(process, "checks" if phase == "publication" else phase)
         if phase == "publication":
             # a publication is written into a hidden version folder, then switched in by one rename: kill while
-            # the staged folder exists
+            # the staged folder exists. From the checks on, look for it as often as possible (and keep reading
+            # the output, so that the run never waits on a full pipe).
+            threading.Thread(target=process.stdout.read, daemon=True).start()
             versions = home / "publications"
             deadline = time.monotonic() + 300
             while not any(versions.glob(".2*")):
                 assert process.poll() is None, "the run ended before publication started"
                 assert time.monotonic() < deadline
                 time.sleep(0.001)
-        else:
-            for line in process.stdout:
-                if PHASES[phase].search(line):
-                    break
-            else:
-                raise AssertionError(f"the run ended before reaching {phase}")
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=60)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -219,6 +220,8 @@ def test_processes_preparing_the_manifest_at_once_never_leave_a_partial_file(tmp
         except json.JSONDecodeError:
             unreadable += 1
         reads += 1
+        # often enough to catch a partial file; a busy loop would slow down the parses it watches
+        time.sleep(0.005)
     assert [w.wait() for w in workers] == [0, 0, 0], [w.stderr.read()[-2000:] for w in workers]
     assert reads > 10 and unreadable == 0, (reads, unreadable)
     assert "model.c360.customer_360" in json.loads(manifest_path().read_text())["nodes"]
