@@ -15,10 +15,12 @@ import pytest
 SPARK_DATABASES = ("raw", "staging", "intermediate", "main", "analytics")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database (C collation, UTF-8 character classes, as DuckDB and Spark compare and case
-    text) on the server of C360_TEST_PG_DSN, dropped afterwards. Yields its DSN."""
+    """A fresh PostgreSQL database for each test module (C collation, UTF-8 character classes, as DuckDB and Spark
+    compare and case text) on the server of C360_TEST_PG_DSN, dropped afterwards. Yields its DSN. Per module, not
+    per session: a module that builds its own tables must never find another module's (an incremental model
+    would take them as its previous state)."""
     dsn = os.environ.get("C360_TEST_PG_DSN")
     if not dsn:
         pytest.skip("no PostgreSQL server: set C360_TEST_PG_DSN (.ci/postgres.sh does)")

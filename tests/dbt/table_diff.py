@@ -92,6 +92,25 @@ def _sort_key(row: tuple) -> tuple:
     return tuple(key)
 
 
+def _identical(expected: pa.Table, actual: pa.Table) -> bool:
+    """The fast path: the same rows once `actual` is cast to `expected`'s types (a safe cast, which fails rather
+    than change a value), sorted the same way. Identical rows are also equal under the tolerances below, so a
+    True needs no further look; False (noise in a float, a cast that cannot be made) leaves the row-by-row
+    comparison to decide. Comparing 100,000 rows row by row takes seconds of Python; this takes milliseconds."""
+    try:
+        actual = actual.cast(expected.schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return False
+    keys = [
+        (f.name, "ascending")
+        for f in expected.schema
+        if not (pa.types.is_list(f.type) or pa.types.is_large_list(f.type) or pa.types.is_struct(f.type))
+    ]
+    if keys:
+        expected, actual = expected.sort_by(keys), actual.sort_by(keys)
+    return expected.equals(actual)
+
+
 def table_differences(expected: pa.Table, actual: pa.Table, *, max_reported: int = 5) -> list[str]:
     """What differs between two versions of a table beyond the tolerated differences (empty when equal). The
     messages name columns and row numbers only, never values."""
@@ -117,6 +136,8 @@ def table_differences(expected: pa.Table, actual: pa.Table, *, max_reported: int
         problems.append(f"row count {expected.num_rows} vs {actual.num_rows}")
         return problems
     names = list(exp_fields)
+    if not problems and _identical(expected.select(names), actual.select(names)):
+        return []
     exp_rows = (
         sorted(zip(*(map(_value, expected.column(n).to_pylist()) for n in names), strict=True), key=_sort_key)
         if expected.num_rows
