@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import hashlib
 import json
 import os
 import subprocess
@@ -361,29 +362,47 @@ def manifest_path() -> Path:
     return DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
-def _newest_source_mtime() -> float:
-    newest = 0.0
-    for pattern in ("dbt_project.yml", "profiles.yml", "models/**/*", "macros/**/*", "tests/**/*"):
-        for path in DBT_PROJECT_DIR.glob(pattern):
+SOURCE_PATTERNS = ("dbt_project.yml", "profiles.yml", "models/**/*", "macros/**/*", "tests/**/*")
+
+
+def sources_digest(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """A digest of what a parse of the dbt project reads: every source file's path and content, and dbt-core's
+    version. The manifest is current when it was parsed from the same digest. Content rather than modification
+    times: a copy that keeps the files' old times (`cp -a`, `rsync -a`, an unpacked archive) or an upgrade whose
+    files are older than the last parse must still get a new manifest, or the runs would select from an old
+    graph (a new model missing, a removed one still selected). Reading the project's files takes milliseconds."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"dbt-core {version('dbt-core')}\0".encode())
+    for pattern in SOURCE_PATTERNS:
+        for path in sorted(project_dir.glob(pattern)):
             if path.is_file():
-                newest = max(newest, path.stat().st_mtime)
-    return newest
+                digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0")
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _digest_path(manifest: Path) -> Path:
+    return manifest.with_name("manifest.sources")
 
 
 def prepare_manifest(force: bool = False) -> Path:
     """Write target/manifest.json (what Dagster builds its asset graph from) with `dbt parse` when it is missing or
-    older than a dbt source file. The dbt next to this Python is used, so no activated virtualenv is needed.
+    was parsed from other dbt sources (:func:`sources_digest`, kept next to it in target/manifest.sources). The dbt
+    next to this Python is used, so no activated virtualenv is needed.
 
     Several c360 processes may start at once (the UI, a CLI run, test workers): one parses at a time (an OS file
     lock, released by the kernel if the process dies), into a private folder, and the manifest is then swapped in
     with one rename, so a reader sees the old file or the new one, never a part of either."""
     path = manifest_path()
-    if not force and _manifest_is_current(path):
+    digest = sources_digest()
+    if not force and _manifest_is_current(path, digest):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.parent / ".manifest.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not force and _manifest_is_current(path):  # another process parsed while this one waited
+        digest = sources_digest()  # the files may have changed while this process waited
+        if not force and _manifest_is_current(path, digest):  # another process parsed while this one waited
             return path
         with tempfile.TemporaryDirectory(dir=path.parent, prefix=".parse-") as private:
             dbt = Path(sys.executable).with_name("dbt")
@@ -398,10 +417,15 @@ def prepare_manifest(force: bool = False) -> Path:
                     "dbt parse failed; fix the dbt project and retry:\n"
                     + (completed.stdout + completed.stderr)[-4000:]
                 )
+            # the manifest first, then its digest: a reader in between sees a mismatch and waits for the lock
             os.replace(Path(private) / "manifest.json", path)
-        path.touch()
+            (Path(private) / "manifest.sources").write_text(digest + "\n")
+            os.replace(Path(private) / "manifest.sources", _digest_path(path))
     return path
 
 
-def _manifest_is_current(path: Path) -> bool:
-    return path.exists() and path.stat().st_mtime >= _newest_source_mtime()
+def _manifest_is_current(path: Path, digest: str) -> bool:
+    try:
+        return path.exists() and _digest_path(path).read_text().strip() == digest
+    except FileNotFoundError:
+        return False

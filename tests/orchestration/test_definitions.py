@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -75,7 +76,7 @@ def test_definitions_load_without_great_expectations(fresh_python):
 def test_loading_the_definitions_under_dagster_dev_does_not_parse_the_dbt_project_again(fresh_python):
     """`dagster dev` (c360 ui) marks its processes with DAGSTER_IS_DEV_CLI; each run worker loads the definitions
     again, so a dbt parse there delays every run launched from the UI, the schedule or a backfill. The manifest,
-    newer than every dbt file, must stay untouched."""
+    parsed from the same dbt files, must stay untouched."""
     from orchestration.dbt_runner import manifest_path, prepare_manifest
 
     prepare_manifest()
@@ -198,6 +199,33 @@ def test_check_descriptions_show_enumerations_and_open_bounds():
         "test_metadata": {"name": "between", "kwargs": {"min_value": 0, "column_name": "net_revenue_365d"}},
     }
     assert describe_test(at_least) == "net_revenue_365d is at least 0"
+
+
+def test_the_manifest_is_out_of_date_when_a_dbt_file_changes_whatever_its_time(tmp_path: Path):
+    """The manifest is parsed again when a dbt file's content changes, even if the new file carries an older time
+    (copied with `cp -a` or `rsync -a`, unpacked from an archive), or a file is added or removed; a file touched
+    without a change does not make it out of date (dbt_runner.sources_digest)."""
+    from c360.settings import DBT_PROJECT_DIR
+    from orchestration.dbt_runner import sources_digest
+
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    first = sources_digest(project)
+    model = project / "models" / "marts" / "customers" / "customer_360.sql"
+    times = model.stat()
+    os.utime(model, ns=(times.st_atime_ns, times.st_mtime_ns + 10**9))
+    assert sources_digest(project) == first  # touched, not changed
+    model.write_text(model.read_text() + "\n-- a comment\n")
+    os.utime(model, ns=(times.st_atime_ns, times.st_mtime_ns - 86_400 * 10**9))  # a day older than before
+    changed = sources_digest(project)
+    assert changed != first
+    added = project / "models" / "marts" / "customers" / "another_model.sql"
+    added.write_text("select 1 as one\n")
+    assert sources_digest(project) not in (first, changed)
+    added.unlink()
+    assert sources_digest(project) == changed
+    (project / "macros" / "as_of.sql").unlink()
+    assert sources_digest(project) not in (first, changed)
 
 
 def test_processes_preparing_the_manifest_at_once_never_leave_a_partial_file(tmp_path: Path):
