@@ -49,9 +49,9 @@ _TEST_PHRASES = {
 
 def dbt_project() -> DbtProject:
     # No prepare_if_dev(): the definitions prepare the manifest on every path (dbt_runner.prepare_manifest parses
-    # the project when a dbt file is newer than the manifest). Under `dagster dev` prepare_if_dev would run
-    # `dbt --version` and `dbt parse` per dbt multi-asset in every process that loads the definitions, each run
-    # worker included: about 20 s before every run launched from the UI, the schedule or a backfill.
+    # the project when the dbt files differ from those it was parsed from). Under `dagster dev` prepare_if_dev
+    # would run `dbt --version` and `dbt parse` per dbt multi-asset in every process that loads the definitions,
+    # each run worker included: about 20 s before every run launched from the UI, the schedule or a backfill.
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
