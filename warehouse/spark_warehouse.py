@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 # A run on little data is hundreds of short queries, each of newly generated code, and the JVM's optimizing
 # compiler (C2) takes about half of the JVM's CPU compiling code that then runs briefly:
 # "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m" (the quick compiler only, a code cache that is never
-# swept) took 40 % less of the JVM's CPU for a run of 4,000 orders, but 18 % longer for the dbt build at 100,000
+# swept) took 40 % less of the JVM's CPU for a run of 4,000 orders, but 23 % longer for the dbt build at 100,000
 # orders (benchmarks/README.md). The test suite sets it; larger data is better served by the JVM's defaults.
 JAVA_OPTIONS_VARIABLE = "C360_SPARK_JAVA_OPTIONS"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,6 @@ def test_the_driver_jvm_gets_the_options_of_the_environment(
 
     if reason := spark_unavailable_reason():
         pytest.skip(reason)
-    import json
-
     options = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=300m"
     monkeypatch.setenv("C360_SPARK_JAVA_OPTIONS", options)
     root = tmp_path / "spark home"  # a space in the path: the Derby option must still reach the JVM whole
