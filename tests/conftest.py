@@ -14,7 +14,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 # The local Spark session of a test process (one per process: the first test to start it sets its JVM) runs many
 # short queries on little data: the quick JIT compiler only, which saves about 40 % of the JVM's CPU on such runs
-# (warehouse/spark_warehouse.py, JAVA_OPTIONS_VARIABLE). The suite is CPU-bound on two cores.
+# (warehouse.spark_warehouse.spark_session). The suite is CPU-bound on two cores.
 os.environ.setdefault("C360_SPARK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m")
 
 

@@ -26,15 +26,6 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
-# Options for the driver JVM of a local session, after c360's own (C360_SPARK_JAVA_OPTIONS; none by default).
-# A run on little data is hundreds of short queries, each of newly generated code, and the JVM's optimizing
-# compiler (C2) takes about half of the JVM's CPU compiling code that then runs briefly:
-# "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m" (the quick compiler only, a code cache that is never
-# swept) took 40 % less of the JVM's CPU for a run of 4,000 orders, but 23 % longer for the dbt build at 100,000
-# orders (benchmarks/README.md). The test suite sets it; larger data is better served by the JVM's defaults.
-JAVA_OPTIONS_VARIABLE = "C360_SPARK_JAVA_OPTIONS"
-
-
 def spark_home() -> Path:
     """Root of the local warehouse directory and metastore (the default of profiles.yml's spark output)."""
     default = Path(os.environ.get("C360_HOME", "data")) / "spark"
@@ -72,7 +63,13 @@ def spark_session(home: Path | None = None) -> SparkSession:
     root = (home or spark_home()).resolve()
     root.mkdir(parents=True, exist_ok=True)
     master = os.environ.get("C360_SPARK_MASTER", "local[2]")
-    java_options = os.environ.get(JAVA_OPTIONS_VARIABLE, "")
+    # Options for the driver JVM of a local session, after c360's own (C360_SPARK_JAVA_OPTIONS; none by default).
+    # A run on little data is hundreds of short queries, each of newly generated code, and the JVM's optimizing
+    # compiler (C2) takes about half of the JVM's CPU compiling code that then runs briefly:
+    # "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m" (the quick compiler only, a code cache that is never
+    # swept) took 40 % less of the JVM's CPU for a run of 4,000 orders, but 23 % longer for the dbt build at 100,000
+    # orders (benchmarks/README.md). The test suite sets it; larger data is better served by the JVM's defaults.
+    java_options = os.environ.get("C360_SPARK_JAVA_OPTIONS", "")
     builder = (
         SparkSession.builder.master(master)
         .appName("c360")
