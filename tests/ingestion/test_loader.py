@@ -299,6 +299,22 @@ def test_duplicate_keys_within_and_across_files_are_all_loaded(zone) -> None:
     assert [file for file, _ in ids] == sorted(file for file, _ in ids), "file ids increase with load order"
 
 
+def test_file_id_and_line_identify_every_raw_row(zone) -> None:
+    """The staging models pick each key's latest version by ranking (_file_id, _source_line) alone and joining the
+    winners back (dbt macro `deduplicated`): that pair must be set and unique in every raw table, whatever the
+    format (quoted line breaks, JSON arrays, Parquet records, blank lines, rejected lines)."""
+    con, _ = zone
+    for source in SOURCES:
+        total, unidentified, distinct = rows(
+            con,
+            f"SELECT count(*), count(*) FILTER (WHERE _file_id IS NULL OR _source_line IS NULL), "
+            f"count(DISTINCT (_file_id, _source_line)) FROM raw.{source}",
+        )[0]
+        assert total > 0, source
+        assert unidentified == 0, source
+        assert distinct == total, source
+
+
 def test_extra_columns_are_kept_in_extra(zone) -> None:
     con, results = zone
     f = by_name(results)["orders_07_extra_columns.csv"]
