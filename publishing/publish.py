@@ -22,6 +22,7 @@ A version is written in three steps, only the first of which depends on the engi
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
@@ -162,12 +163,15 @@ def _write_tables(
 
     Each table goes to Parquet first: from the warehouse, except the snapshot tables of a history-only publication,
     which are those of the version in place. A second thread copies each finished Parquet file into the DuckDB
-    file while the next table is exported (DuckDB works outside the GIL), so the two writes overlap."""
+    file while the next table is exported (DuckDB works outside the GIL), so the two writes overlap. That copy
+    takes longer than the export for every table, so the tables go smallest first (by their files in the version
+    in place, see `_smallest_first`): the copy starts early and the largest export overlaps the copies."""
     parquet = staged / versions.PARQUET
+    ordered = _smallest_first(tables, previous)
     with _DuckDBFile(staged / versions.DUCKDB) as duck, ThreadPoolExecutor(1, "c360-publish") as pool:
         pending = []
         try:
-            for table in tables:
+            for table in ordered:
                 for done in (future for future in pending if future.done()):
                     done.result()  # a table that failed in the DuckDB file stops the export early
                 target = parquet / f"{table.name}.parquet"
@@ -178,10 +182,28 @@ def _write_tables(
                     wh.export_parquet(f"select * from main.{table.name}", target)
                     os.chmod(target, settings.published_file_mode)
                 pending.append(pool.submit(duck.add, table, target))
-            return {table.name: future.result() for table, future in zip(tables, pending, strict=True)}
+            rows = {table.name: future.result() for table, future in zip(ordered, pending, strict=True)}
+            return {table.name: rows[table.name] for table in tables}
         except BaseException:
             pool.shutdown(cancel_futures=True)
             raise
+
+
+def _smallest_first(tables: Sequence[TableSpec], previous: Path | None) -> list[TableSpec]:
+    """The tables by the size of their Parquet file in the version in place, smallest first; a table without one
+    (the first publication, a new table) goes last, in the given order. Measured on the tables of 10M orders
+    (500k customers), the version's files alone, three rounds alternating: 16.1-17.8 s in name order (where
+    customer_360, the largest, comes second), 13.8-14.3 s smallest first."""
+
+    def size(table: TableSpec) -> float:
+        if previous is None:
+            return math.inf
+        try:
+            return (previous / versions.PARQUET / f"{table.name}.parquet").stat().st_size
+        except OSError:
+            return math.inf
+
+    return sorted(tables, key=size)
 
 
 class _DuckDBFile:

@@ -77,6 +77,25 @@ def test_the_duckdb_file_holds_the_rows_of_the_parquet_files_in_their_order(home
         con.close()
 
 
+def _written_order(version: Path) -> list[str]:
+    files = [version / versions.PARQUET / f"{table.name}.parquet" for table in TABLES]
+    return [path.stem for path in sorted(files, key=lambda path: path.stat().st_mtime_ns)]
+
+
+def test_tables_are_written_smallest_first_by_the_files_in_place(home: Settings, tmp_path: Path):
+    """The copy into the DuckDB file is the slower of the two writes: the largest table goes last, so that its
+    export overlaps the copies of the others. Sizes come from the version in place; the first publication keeps
+    the given order."""
+    wh = _warehouse(tmp_path / "build.duckdb", AS_OF)
+    first = _publish(home, wh, AS_OF)
+    second = _publish(home, wh, date(2026, 7, 1))
+    wh.close()
+    assert _written_order(first.version) == ["customer_scores", "score_history"]
+    assert _written_order(second.version) == ["score_history", "customer_scores"]
+    assert list(second.row_counts) == ["customer_scores", "score_history"]  # the log keeps the given order
+    assert second.row_counts == first.row_counts == {"customer_scores": 300_000, "score_history": 1}
+
+
 def _nothing_staged(settings: Settings) -> bool:
     return not [p for p in settings.publications_dir.iterdir() if p.name.startswith(".") and p.is_dir()]
 
