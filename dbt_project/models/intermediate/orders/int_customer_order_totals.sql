@@ -41,6 +41,8 @@ aggregated as (
         count(*) as all_orders,
         min(case when is_completed then order_date end) as first_order_date,
         max(case when is_completed then order_date end) as last_order_date,
+        max(case when is_completed and order_date <= {{ as_of_minus(windows[1]) }} then order_date end)
+            as last_order_date_at_window_start,
         count(case when is_completed then 1 end) as lifetime_orders,
         coalesce(sum(net_revenue), 0) as lifetime_net_revenue,
         sum(profit) as lifetime_profit,
@@ -94,7 +96,8 @@ aggregated as (
 {%- set rules = c360.rules_key(transform | replace(as_of_date_text(), 'as-of date')) %}
 {%- set state = c360.customer_state_since(rules, orders_relation, 7) %}
 {%- set columns = [
-    'all_orders', 'first_order_date', 'last_order_date', 'lifetime_orders', 'lifetime_net_revenue',
+    'all_orders', 'first_order_date', 'last_order_date', 'last_order_date_at_window_start', 'lifetime_orders',
+    'lifetime_net_revenue',
     'lifetime_profit', 'lifetime_orders_unknown_cost', 'distinct_categories', 'lifetime_refunds', 'orders_365d',
     'net_revenue_365d', 'profit_365d', 'refunds_365d', 'orders_current_90d', 'orders_previous_90d',
     'revenue_current_90d', 'revenue_previous_90d', 'purchase_days', 'median_days_between_orders',

@@ -15,6 +15,7 @@ final as (
         all_orders,
         first_order_date,
         last_order_date,
+        last_order_date_at_window_start,
         lifetime_orders,
         lifetime_net_revenue,
         lifetime_profit,

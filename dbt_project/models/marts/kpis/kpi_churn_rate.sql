@@ -3,21 +3,13 @@
 -- (no completed order within churn_after_days before it). Grain: one row per run.
 with
 
-orders as (
-    select
-        customer_id,
-        order_date
-    from {{ ref('stg_shop__orders') }}
-    where is_completed and order_date <= {{ as_of_date() }}
-),
-
+-- per customer, from the order totals (no pass over the orders): the latest completed order on or before the
+-- window start and the latest one up to the as-of date (both null for a customer without a completed order)
 per_customer as (
     select
-        customer_id,
-        max(case when order_date <= {{ as_of_minus(var('window_days')) }} then order_date end) as last_order_at_start,
-        max(order_date) as last_order_now
-    from orders
-    group by customer_id
+        last_order_date_at_window_start as last_order_at_start,
+        last_order_date as last_order_now
+    from {{ ref('int_orders_aggregated_to_customer') }}
 ),
 
 flagged as (
