@@ -97,13 +97,12 @@ aggregated as (
 {%- set state = c360.customer_state_since(rules, orders_relation, 7) %}
 {%- set columns = [
     'all_orders', 'first_order_date', 'last_order_date', 'last_order_date_at_window_start', 'lifetime_orders',
-    'lifetime_net_revenue',
-    'lifetime_profit', 'lifetime_orders_unknown_cost', 'distinct_categories', 'lifetime_refunds', 'orders_365d',
-    'net_revenue_365d', 'profit_365d', 'refunds_365d', 'orders_current_90d', 'orders_previous_90d',
-    'revenue_current_90d', 'revenue_previous_90d', 'purchase_days', 'median_days_between_orders',
-    'longest_gap_before_recent_order_days', 'repeat_net_revenue', 'known_cost_net_revenue',
-    'calibration_purchase_days', 'calibration_last_order_date', 'calibration_repeat_net_revenue',
-    'holdout_purchase_days', 'holdout_net_revenue'] %}
+    'lifetime_net_revenue', 'lifetime_profit', 'lifetime_orders_unknown_cost', 'distinct_categories',
+    'lifetime_refunds', 'orders_365d', 'net_revenue_365d', 'profit_365d', 'refunds_365d', 'orders_current_90d',
+    'orders_previous_90d', 'revenue_current_90d', 'revenue_previous_90d', 'purchase_days',
+    'median_days_between_orders', 'longest_gap_before_recent_order_days', 'repeat_net_revenue',
+    'known_cost_net_revenue', 'calibration_purchase_days', 'calibration_last_order_date',
+    'calibration_repeat_net_revenue', 'holdout_purchase_days', 'holdout_net_revenue'] %}
 with
 
 {% if state -%}
