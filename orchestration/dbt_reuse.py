@@ -256,6 +256,24 @@ def forget(wh: Warehouse, unique_ids: list[str]) -> None:
         _store(wh, {uid: row for uid, row in recorded.items() if uid not in unique_ids})
 
 
+def build_marks(wh: Warehouse, manifest_json: Mapping[str, Any], names: list[str]) -> dict[str, str]:
+    """For each model in `names` with a recorded build: a mark of that build (fingerprint, run, time and row
+    count), which changes whenever c360 builds the table again. The publication keeps a table's published files
+    when its mark is the one the version in place was published with (and its row count that of the version).
+    Models without a record (being built, failed, or never built by c360) get no mark."""
+    by_name = {
+        props["name"]: uid
+        for uid, props in manifest_json["nodes"].items()
+        if props["resource_type"] == "model"
+    }
+    recorded = _recorded(wh)
+    return {
+        name: _sha(state["fingerprint"], state["run_id"], state["built_at"], state["row_count"])
+        for name in names
+        if (state := recorded.get(by_name.get(name, ""))) is not None
+    }
+
+
 def record(
     wh: Warehouse,
     manifest_json: Mapping[str, Any],

@@ -2,6 +2,8 @@
 
   publications/<version>/parquet/<table>.parquet   the published tables (what published/ points to)
   publications/<version>/published.duckdb          the same tables in one DuckDB file
+  publications/<version>/tables.json               the mark each table was published with (publishing/publish.py;
+                                                   a table unchanged since is a hard link to the file in place)
   publications/<version>/state/<table>/<date>.parquet
                                                    per-run snapshots behind the history tables (state store)
   published -> publications/<version>/parquet      the stable path BI tools read (a symbolic link)

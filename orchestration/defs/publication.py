@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from c360.dbt_vars import defaults
+from orchestration.dbt_reuse import build_marks
 from orchestration.defs.dbt import manifest_json
 from orchestration.defs.resources import ONE_DAY_PER_RUN, BuildDatabase
 from publishing.gate import collect_check_results
@@ -111,6 +112,8 @@ def build_publication_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
                 state_tables=state_tables(manifest_json()),
                 checks=checks,
                 before_commit=to_postgres,
+                # a table whose model was not built again since the version in place keeps its published files
+                build_marks=build_marks(wh, manifest_json(), [spec.name for spec in specs]),
             )
         for warning in publication.warnings:
             context.log.warning(f"warning (not blocking): {warning.line()}")
@@ -121,6 +124,9 @@ def build_publication_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
                 "parquet_dir": dg.MetadataValue.path(str(settings.published_dir)),
                 "version": dg.MetadataValue.text(publication.version.name),
                 "scope": dg.MetadataValue.text("every table" if publication.full else "history tables only"),
+                "kept": dg.MetadataValue.text(
+                    ", ".join(publication.kept) if publication.kept else "none (every table written)"
+                ),
                 "current_as_of": dg.MetadataValue.text(publication.current_as_of.isoformat()),
                 "row_counts": dg.MetadataValue.json(publication.row_counts),
                 "postgres": dg.MetadataValue.text(

@@ -113,6 +113,14 @@ def _project_var(name: str) -> dict:
     return project["vars"][name]
 
 
+def _last_log_message(home: Path) -> str:
+    con = duckdb.connect(str(home / "warehouse" / "published.duckdb"), read_only=True)
+    try:
+        return con.sql("select message from publication_log order by logged_at desc limit 1").fetchone()[0]
+    finally:
+        con.close()
+
+
 def _latest_run_id() -> str:
     with dg.DagsterInstance.get() as instance:
         return instance.get_runs(limit=1)[0].run_id
@@ -163,6 +171,9 @@ def test_next_day_reuses_unchanged_models_with_the_same_results(tmp_path: Path):
             del os.environ["C360_DBT_REUSE"]
         assert set(_state(home).values()) == {_latest_run_id()}
         assert published_fingerprints(home) == with_reuse
+        # every model was built again, so every published table was written again (none kept from the last version)
+        message = _last_log_message(home)
+        assert message.startswith("published") and "kept" not in message, message
 
         # a changed business rule (a --var) rebuilds everything, the identity chain included; the incremental
         # staging models recompute every row their changed rules made (orders: the EUR rate, contacts: the

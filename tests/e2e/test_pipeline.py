@@ -93,6 +93,26 @@ def test_same_as_of_date_twice_gives_identical_published_tables(demo_home: Path)
     # the second run reuses every model, and still runs every check (the dbt tests on the tables it keeps)
     checks = con.sql("select checks_passed from publication_log where status = 'published'").fetchall()
     assert len(checks) == 2 and checks[0] == checks[1]
+    # and writes again only the published tables whose models it built again (those reading the stored history,
+    # which moves with each publication): the other files of the new version are those of the version before
+    run_id, tables, message, version = con.sql(
+        "select run_id, tables_published, message, version from publication_log order by logged_at desc limit 1"
+    ).fetchone()
+    build = duckdb.connect(str(demo_home / "warehouse" / "build.duckdb"), read_only=True)
+    try:
+        states = dict(build.sql("select unique_id, run_id from c360_meta.dbt_model_state").fetchall())
+    finally:
+        build.close()
+    folders = sorted(p for p in (demo_home / "publications").iterdir() if p.is_dir() and p.name[0] != ".")
+    before_version, after_version = folders[-2], folders[-1]
+    assert after_version.name == version
+    files = {p.stem: p for p in (after_version / "parquet").glob("*.parquet") if p.stem != "publication_log"}
+    assert len(files) == tables
+    kept = {name for name, path in files.items() if path.samefile(before_version / "parquet" / path.name)}
+    rebuilt = {name for name in files if states[f"model.c360.{name}"] == run_id}
+    assert kept == set(files) - rebuilt
+    assert {"customer_360", "customer_value_tier", "customer_actions"} <= kept
+    assert message.endswith(f"({len(rebuilt)} written, {len(kept)} unchanged and kept)"), message
 
 
 def test_each_check_evaluation_is_tied_to_the_materialization_it_checked(demo_home: Path):
