@@ -209,7 +209,7 @@ def _write_tables(
             kept.add(table.name)
             continue
         build = build_marks.get(table.name)
-        marks[table.name] = _mark(table, build) if build is not None else None
+        marks[table.name] = _mark(table, build, settings.published_file_mode) if build is not None else None
         if (
             marks[table.name] is not None
             and marks[table.name] == in_place.get("mark")
@@ -250,9 +250,10 @@ def _write_tables(
     return {table.name: rows[table.name] for table in tables}, kept
 
 
-def _mark(table: TableSpec, build: str) -> str:
-    """What a published table's files depend on: its build, its documentation (in the DuckDB file) and the format."""
-    text = json.dumps([FILE_FORMAT, build, table.description, sorted(table.columns.items())])
+def _mark(table: TableSpec, build: str, file_mode: int) -> str:
+    """What a published table's files depend on: its build, its documentation (in the DuckDB file), the format and
+    the files' permissions (a kept file is the same file as the one in place, so its mode cannot differ)."""
+    text = json.dumps([FILE_FORMAT, build, table.description, sorted(table.columns.items()), file_mode])
     return hashlib.sha256(text.encode()).hexdigest()
 
 

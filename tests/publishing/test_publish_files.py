@@ -195,9 +195,18 @@ def test_a_table_with_the_mark_of_the_version_in_place_keeps_its_files(home: Set
     described = [TableSpec("customer_scores", description="Scores, described anew."), TABLES[1]]
     redescribed = _marked(home, wh, AS_OF, {**marks, "customer_scores": "build-2"}, tables=described)
     assert redescribed.kept == ("score_history",)
+    # other permissions for the published files: written again with them (a kept file is the file in place)
+    private = Settings.from_env({"C360_HOME": str(home.home), "C360_PUBLISHED_FILE_MODE": "0600"})
+    moded = _marked(private, wh, AS_OF, {**marks, "customer_scores": "build-2"}, tables=described)
+    assert moded.kept == ()
+    assert all(
+        (moded.version / versions.PARQUET / f"{t.name}.parquet").stat().st_mode & 0o777 == 0o600
+        for t in TABLES
+    )
+    assert (redescribed.version / versions.PARQUET / "score_history.parquet").stat().st_mode & 0o777 == 0o644
     # a table changed outside c360 (its build's mark unchanged, another row count): written again
     wh.con.execute("insert into score_history select as_of_date + 1, customers from score_history")
-    outside = _marked(home, wh, AS_OF, {**marks, "customer_scores": "build-2"}, tables=described)
+    outside = _marked(private, wh, AS_OF, {**marks, "customer_scores": "build-2"}, tables=described)
     assert outside.kept == ("customer_scores",)
     assert outside.row_counts["score_history"] == 2
     con = duckdb.connect(str(redescribed.version / versions.DUCKDB), read_only=True)
