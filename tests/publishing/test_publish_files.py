@@ -44,7 +44,7 @@ def _warehouse(path: Path, as_of: date, rows: int = 300_000) -> DuckDBWarehouse:
     return DuckDBWarehouse(con)
 
 
-def _publish(settings: Settings, wh: DuckDBWarehouse, as_of: date, tables=TABLES):
+def _publish(settings: Settings, wh: DuckDBWarehouse, as_of: date, tables=TABLES, marks=None):
     return publish(
         settings,
         warehouse=wh,
@@ -53,6 +53,7 @@ def _publish(settings: Settings, wh: DuckDBWarehouse, as_of: date, tables=TABLES
         tables=tables,
         state_tables=[],
         checks=[],
+        build_marks=marks,
     )
 
 
@@ -135,16 +136,8 @@ def test_a_damaged_file_of_the_version_in_place_fails_a_backfill_publication_and
 
 
 def _marked(settings: Settings, wh: DuckDBWarehouse, as_of: date, marks: dict[str, str], tables=TABLES):
-    return publish(
-        settings,
-        warehouse=wh,
-        run_id=str(uuid.uuid4()),
-        as_of=as_of,
-        tables=tables,
-        state_tables=[],
-        checks=[],
-        build_marks=marks,
-    )
+    """A publication whose tables carry the given build marks."""
+    return _publish(settings, wh, as_of, tables, marks=marks)
 
 
 def _rows(version: Path, table: str) -> tuple[list, list]:
